@@ -1,0 +1,50 @@
+# Priority ticket router. `make` alone lists the targets.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The first interpreter on PATH that is Python 3.11 or newer (override: make PYTHON=/path/to/python3).
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+PACKAGES := common ingest worker-slack worker-trello worker-s3 standins
+
+.PHONY: help venv dev demo provision test test-unit test-system lint constraints clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required and none was found on PATH" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.installed ## Create .venv with every pinned dependency (done by the other targets)
+
+dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers); Ctrl-C stops
+	$(PY) scripts/devstack.py
+
+demo: venv ## Submit one ticket per priority to a running stack and show where each landed
+	$(PY) scripts/demo.py
+
+provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
+	$(PY) -m ticketrouter.provision
+
+test: venv ## Run the whole test suite (unit + system tests with real processes)
+	$(PY) -m pytest
+
+test-unit: venv ## Run only the fast unit tests
+	$(PY) -m pytest tests/unit
+
+test-system: venv ## Run only the system tests (real processes)
+	$(PY) -m pytest tests/system
+
+constraints: ## Re-pin every dependency into constraints.txt from a fresh resolve
+	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
+	$(VENV).pin/bin/pip install --quiet -r requirements-dev.txt
+	{ sed -n '1,2p' constraints.txt; $(VENV).pin/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt && rm -rf $(VENV).pin
+
+clean: ## Remove the virtual environment and dev logs
+	rm -rf $(VENV) .dev .pytest_cache

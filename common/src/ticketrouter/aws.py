@@ -1,0 +1,39 @@
+"""boto3 clients built the same way everywhere: explicit endpoint, bounded retries and timeouts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from ticketrouter.config import RouterSettings
+
+# Bounded so that an unreachable endpoint turns into an error in seconds, not minutes:
+# ingest must answer 503 well inside Power Automate's 120 s timeout.
+_CLIENT_CONFIG = Config(
+    connect_timeout=3,
+    read_timeout=30,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+def aws_client(service: str, settings: RouterSettings, **config: Any) -> Any:
+    """A client for service at the configured region and endpoint (None = real AWS)."""
+    client_config = _CLIENT_CONFIG.merge(Config(**config)) if config else _CLIENT_CONFIG
+    if service == "s3" and settings.aws_endpoint_url:
+        # Emulators on 127.0.0.1 cannot serve virtual-hosted bucket names.
+        client_config = client_config.merge(Config(s3={"addressing_style": "path"}))
+    # A session per client: boto3's default session is not thread-safe to create clients from.
+    return boto3.session.Session().client(
+        service,
+        region_name=settings.aws_region,
+        endpoint_url=settings.aws_endpoint_url,
+        config=client_config,
+    )
+
+
+def error_code(error: Exception) -> str:
+    """The AWS error code of a ClientError ('' for anything else)."""
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,81 @@
+"""Configuration: defaults, then the environment, then explicit overrides (tests).
+
+Each setting is read from the environment variable of the same name in upper case
+(``queue_high`` ← ``QUEUE_HIGH``); empty variables count as unset. Secrets are
+``SecretStr`` so they never appear in a repr or a log line.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ticketrouter.ticket import Priority
+
+
+class ConfigurationError(Exception):
+    """A required variable is missing or a value is invalid; the message names them."""
+
+
+class RouterSettings(BaseSettings):
+    """Settings every service shares: AWS, queue names, bucket, logging."""
+
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    aws_region: str = Field(
+        "us-east-1", validation_alias=AliasChoices("aws_region", "aws_default_region")
+    )
+    # Unset means real AWS; botocore honours the same variable on its own.
+    aws_endpoint_url: str | None = None
+    queue_high: str = "tickets-high"
+    queue_medium: str = "tickets-medium"
+    queue_low: str = "tickets-low"
+    queue_max_receives: int = Field(5, ge=1, le=1000)
+    queue_visibility_timeout: int = Field(60, ge=0, le=43_200)
+    tickets_bucket: str = "tickets"
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Self:
+        """Read defaults and the environment, then apply the given overrides.
+
+        Raises ConfigurationError naming each bad variable.
+        """
+        try:
+            return cls(**overrides)
+        except ValidationError as error:
+            problems = [
+                f"{'.'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
+                for item in error.errors()
+            ]
+            raise ConfigurationError("; ".join(problems)) from None
+
+    def queue_name(self, priority: Priority) -> str:
+        """The queue that carries tickets of this priority."""
+        return {
+            Priority.HIGH: self.queue_high,
+            Priority.MEDIUM: self.queue_medium,
+            Priority.LOW: self.queue_low,
+        }[priority]
+
+    def secrets(self) -> list[str]:
+        """Every secret value set here, so the logger can scrub them."""
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
+
+class WorkerSettings(RouterSettings):
+    """Settings of the shared consumer loop."""
+
+    worker_wait_seconds: int = Field(20, ge=0, le=20)
+    worker_batch_size: int = Field(10, ge=1, le=10)
+    # First retry after about this many seconds, doubling per receive, up to the cap.
+    worker_retry_base_seconds: int = Field(5, ge=0)
+    worker_retry_max_seconds: int = Field(900, ge=0, le=43_200)

@@ -1,0 +1,204 @@
+"""The SQS consumer loop every worker runs: receive → deliver → delete, retry, or park.
+
+The loop owns the bookkeeping; the destination adapter only delivers one ticket.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from ticketrouter.backoff import compute_backoff
+from ticketrouter.config import WorkerSettings
+from ticketrouter.destination import Destination, PermanentDeliveryError
+from ticketrouter.logs import bound_ticket
+from ticketrouter.queues import QueuePair
+from ticketrouter.ticket import Ticket
+
+log = logging.getLogger(__name__)
+
+# Pause after a failed receive so an unreachable queue does not become a busy loop.
+RECEIVE_ERROR_PAUSE_SECONDS = 2.0
+
+
+class Outcome(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    PARKED = "parked"
+
+
+class ShutdownRequested(BaseException):
+    """Raised by the signal handler to abandon an idle long poll.
+
+    A BaseException so that no library's ``except Exception`` retry logic swallows it.
+    """
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    wait_seconds: int = 20
+    batch_size: int = 10
+    retry_base_seconds: float = 5
+    retry_max_seconds: float = 900
+    # Stop once a receive comes back empty: makes tests and one-off drains deterministic.
+    burst: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: WorkerSettings, burst: bool = False) -> ConsumerOptions:
+        return cls(
+            wait_seconds=settings.worker_wait_seconds,
+            batch_size=settings.worker_batch_size,
+            retry_base_seconds=settings.worker_retry_base_seconds,
+            retry_max_seconds=settings.worker_retry_max_seconds,
+            burst=burst,
+        )
+
+
+class Consumer:
+    """Drains one queue into one destination until asked to stop."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queues: QueuePair,
+        destination: Destination,
+        options: ConsumerOptions = ConsumerOptions(),
+    ) -> None:
+        self.sqs = sqs
+        self.queues = queues
+        self.destination = destination
+        self.options = options
+        self.stopping = False
+        self._idle = False
+
+    def request_stop(self) -> None:
+        """First signal: finish the message in hand, then stop; an idle poll is abandoned."""
+        self.stopping = True
+        if self._idle:
+            raise ShutdownRequested
+
+    def run(self) -> dict[Outcome, int]:
+        """Loop until stopped (or, in burst mode, until the queue is empty); returns counts."""
+        counts = {outcome: 0 for outcome in Outcome}
+        log.info("consumer started", extra={"destination": self.destination.name})
+        while not self.stopping:
+            try:
+                messages = self.receive()
+            except ShutdownRequested:
+                break
+            if not messages and self.options.burst:
+                break
+            for message in messages:
+                if self.stopping:
+                    # Not started: it becomes visible again after the visibility timeout.
+                    break
+                counts[self.handle(message)] += 1
+        log.info(
+            "consumer stopped",
+            extra={"destination": self.destination.name, **{k.value: v for k, v in counts.items()}},
+        )
+        return counts
+
+    def receive(self) -> list[dict[str, Any]]:
+        """One long poll; an SQS error is logged and yields an empty batch after a pause."""
+        self._idle = True
+        try:
+            response = self.sqs.receive_message(
+                QueueUrl=self.queues.url,
+                MaxNumberOfMessages=self.options.batch_size,
+                WaitTimeSeconds=self.options.wait_seconds,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.error("receive failed", extra={"error": str(error)})
+            time.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
+            return []
+        finally:
+            self._idle = False
+        return response.get("Messages", [])
+
+    def handle(self, message: dict[str, Any]) -> Outcome:
+        """Deliver one message and settle it: delete, schedule a retry, or park."""
+        try:
+            ticket = Ticket.from_message(message["Body"])
+        except ValidationError as error:
+            reason = f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
+            log.error("poison message", extra={"message_id": message["MessageId"], "reason": reason})
+            return self.park(message, reason)
+        with bound_ticket(ticket.id):
+            return self.deliver(ticket, message)
+
+    def deliver(self, ticket: Ticket, message: dict[str, Any]) -> Outcome:
+        attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        try:
+            reference = self.destination.deliver(ticket)
+        except PermanentDeliveryError as error:
+            log.error(
+                "delivery refused permanently; parking",
+                extra={"destination": self.destination.name, "error": str(error), "attempt": attempt},
+            )
+            return self.park(message, f"{self.destination.name} refused: {error}")
+        except Exception as error:  # noqa: BLE001 — any other adapter failure is transient: retry later
+            delay = compute_backoff(
+                attempt, self.options.retry_base_seconds, self.options.retry_max_seconds
+            )
+            log.warning(
+                "delivery failed; will retry",
+                exc_info=error,
+                extra={"destination": self.destination.name, "attempt": attempt, "retry_in_s": delay},
+            )
+            self.retry_later(message, delay)
+            return Outcome.RETRY
+        latency = (datetime.now(UTC) - ticket.created_at).total_seconds()
+        log.info(
+            "delivered",
+            extra={
+                "destination": self.destination.name,
+                "reference": reference,
+                "attempt": attempt,
+                "latency_s": round(latency, 3),
+            },
+        )
+        self.delete(message)
+        return Outcome.DELIVERED
+
+    def delete(self, message: dict[str, Any]) -> None:
+        try:
+            self.sqs.delete_message(QueueUrl=self.queues.url, ReceiptHandle=message["ReceiptHandle"])
+        except (BotoCoreError, ClientError) as error:
+            # Delivered but not deleted: SQS will redeliver it (at-least-once).
+            log.error("delete failed after delivery", extra={"error": str(error)})
+
+    def retry_later(self, message: dict[str, Any], delay: int) -> None:
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queues.url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=delay,
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.error("could not schedule retry; default visibility applies", extra={"error": str(error)})
+
+    def park(self, message: dict[str, Any], reason: str) -> Outcome:
+        """Move the message to the dead-letter queue at once, with the reason attached."""
+        attributes = dict(message.get("MessageAttributes", {}))
+        attributes["park_reason"] = {"DataType": "String", "StringValue": reason[:1000]}
+        try:
+            self.sqs.send_message(
+                QueueUrl=self.queues.dlq_url,
+                MessageBody=message["Body"],
+                MessageAttributes=attributes,
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.error("could not park message; it stays on the queue", extra={"error": str(error)})
+            return Outcome.RETRY
+        self.delete(message)
+        return Outcome.PARKED

@@ -1,0 +1,80 @@
+"""Provision the queues, dead-letter queues and bucket. Idempotent; safe to run at every start.
+
+Runs against LocalStack, moto or real AWS: the endpoint comes from AWS_ENDPOINT_URL
+(unset = real AWS). Usage: ``python -m ticketrouter.provision``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ticketrouter.aws import aws_client, error_code
+from ticketrouter.config import RouterSettings
+from ticketrouter.logs import configure_logging
+from ticketrouter.queues import ensure_queue_pair
+from ticketrouter.ticket import Priority
+
+log = logging.getLogger("ticketrouter.provision")
+
+_BUCKET_EXISTS_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
+
+
+def ensure_bucket(s3: Any, name: str, region: str) -> None:
+    """Create the bucket if missing, block public access and turn on default encryption."""
+    create_args: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":
+        create_args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**create_args)
+        log.info("created bucket", extra={"bucket": name})
+    except ClientError as error:
+        if error_code(error) not in _BUCKET_EXISTS_CODES:
+            raise
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+        },
+    )
+
+
+def provision(settings: RouterSettings) -> dict[str, Any]:
+    """Create or reconcile everything; returns what exists, by name."""
+    sqs = aws_client("sqs", settings)
+    queues = {}
+    for priority in Priority:
+        pair = ensure_queue_pair(sqs, settings, settings.queue_name(priority), reconcile=True)
+        queues[priority.value] = {"url": pair.url, "dlq_url": pair.dlq_url}
+    ensure_bucket(aws_client("s3", settings), settings.tickets_bucket, settings.aws_region)
+    return {"queues": queues, "bucket": settings.tickets_bucket}
+
+
+def main() -> int:
+    settings = RouterSettings.load()
+    configure_logging("provision", settings.log_level)
+    try:
+        summary = provision(settings)
+    except (BotoCoreError, ClientError) as error:
+        log.error("provisioning failed", extra={"error": str(error)})
+        return 1
+    log.info("provisioned", extra=summary)
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

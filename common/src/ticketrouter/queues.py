@@ -1,0 +1,127 @@
+"""SQS queues: get-or-create with a dead-letter queue, and sending tickets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ticketrouter.aws import error_code
+from ticketrouter.config import RouterSettings
+from ticketrouter.ticket import Priority, Ticket
+
+log = logging.getLogger(__name__)
+
+DLQ_SUFFIX = "-dlq"
+# Long enough that nothing parked expires unseen (the SQS maximum).
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+LONG_POLL_SECONDS = 20
+_MISSING_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+@dataclass(frozen=True)
+class QueuePair:
+    """A work queue and its dead-letter queue."""
+
+    url: str
+    dlq_url: str
+
+
+def dlq_name(queue_name: str) -> str:
+    return queue_name + DLQ_SUFFIX
+
+
+def queue_attributes(settings: RouterSettings, dlq_arn: str) -> dict[str, str]:
+    """The attributes every work queue gets, wherever it is created."""
+    return {
+        "VisibilityTimeout": str(settings.queue_visibility_timeout),
+        "ReceiveMessageWaitTimeSeconds": str(LONG_POLL_SECONDS),
+        "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+        "RedrivePolicy": json.dumps(
+            {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.queue_max_receives)}
+        ),
+    }
+
+
+def find_queue_url(sqs: Any, name: str) -> str | None:
+    """The queue's URL, or None when it does not exist (other errors propagate)."""
+    try:
+        return sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    except ClientError as error:
+        if error_code(error) in _MISSING_QUEUE_CODES:
+            return None
+        raise
+
+
+def ensure_queue(sqs: Any, name: str, attributes: dict[str, str], reconcile: bool) -> str:
+    """Return the queue's URL, creating it with attributes if missing.
+
+    With reconcile, an existing queue's attributes are set to the wanted ones
+    (CreateQueue alone fails with QueueNameExists when they differ).
+    """
+    url = find_queue_url(sqs, name)
+    if url is None:
+        log.info("creating queue", extra={"queue": name})
+        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    if reconcile:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
+def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: bool) -> QueuePair:
+    """Get or create a work queue and its dead-letter queue, wired by a redrive policy."""
+    dlq_url = ensure_queue(
+        sqs,
+        dlq_name(name),
+        {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
+        reconcile,
+    )
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    url = ensure_queue(sqs, name, queue_attributes(settings, dlq_arn), reconcile)
+    return QueuePair(url=url, dlq_url=dlq_url)
+
+
+class QueueDirectory:
+    """Resolves (and if need be creates) the queue pair of each priority, once per process."""
+
+    def __init__(self, sqs: Any, settings: RouterSettings) -> None:
+        self._sqs = sqs
+        self._settings = settings
+        self._pairs: dict[Priority, QueuePair] = {}
+        self._lock = threading.Lock()
+
+    def pair(self, priority: Priority) -> QueuePair:
+        with self._lock:
+            if priority not in self._pairs:
+                name = self._settings.queue_name(priority)
+                self._pairs[priority] = ensure_queue_pair(
+                    self._sqs, self._settings, name, reconcile=False
+                )
+            return self._pairs[priority]
+
+    def send(self, ticket: Ticket) -> str:
+        """Put the ticket on its priority's queue; returns the SQS message id."""
+        response = self._sqs.send_message(
+            QueueUrl=self.pair(ticket.priority).url,
+            MessageBody=ticket.to_message(),
+            MessageAttributes={
+                "ticket_id": {"DataType": "String", "StringValue": ticket.id},
+                "priority": {"DataType": "String", "StringValue": ticket.priority.value},
+            },
+        )
+        return response["MessageId"]
+
+    def depth(self, priority: Priority) -> int:
+        """Messages visible on the priority's queue (reachability probe for readiness)."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.pair(priority).url,
+            AttributeNames=["ApproximateNumberOfMessages"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])

@@ -1,0 +1,141 @@
+"""The ticket: what a submitter sends, how it is validated, and the envelope on the queue."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
+
+SCHEMA_VERSION = 1
+TITLE_MAX = 200
+DESCRIPTION_MAX = 10_000
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+# Adaptive Card choice sets in the wild submit either the word or its rank.
+_PRIORITY_SPELLINGS = {
+    "high": Priority.HIGH,
+    "medium": Priority.MEDIUM,
+    "low": Priority.LOW,
+    "1": Priority.HIGH,
+    "2": Priority.MEDIUM,
+    "3": Priority.LOW,
+}
+PRIORITY_HINT = "must be one of high, medium, low (or 1, 2, 3)"
+
+
+def parse_priority(value: Any) -> Priority:
+    """Read a priority from the card/flow spellings: any case, or rank 1/2/3."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise PydanticCustomError("priority", PRIORITY_HINT)
+    priority = _PRIORITY_SPELLINGS.get(str(value).strip().lower())
+    if priority is None:
+        raise PydanticCustomError("priority", PRIORITY_HINT)
+    return priority
+
+
+def _requester_from_string(value: Any) -> Any:
+    """A bare string names the requester; one with an @ is taken as an e-mail address."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return None
+        return {"email": value} if "@" in value else {"name": value}
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Requester(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+
+    def display(self) -> str:
+        """One line naming the requester, for humans."""
+        if self.name and self.email:
+            return f"{self.name} <{self.email}>"
+        return self.name or self.email or "unknown"
+
+
+class Submission(BaseModel):
+    """The fields a submitter provides (Adaptive Card data as Power Automate forwards it)."""
+
+    # Unknown keys are ignored: a flow may forward extra card data (action ids, etc.).
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    priority: Annotated[Priority, BeforeValidator(parse_priority)]
+    description: Annotated[Text, StringConstraints(max_length=DESCRIPTION_MAX)]
+    requester: Annotated[Requester | None, BeforeValidator(_requester_from_string)] = None
+    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+
+
+class Ticket(Submission):
+    """A validated submission with its identity: the envelope that travels on the queue."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_submission(cls, submission: Submission) -> Ticket:
+        """Give a submission its id and creation time."""
+        return cls(**submission.model_dump())
+
+    def to_message(self) -> str:
+        """Serialise to the queue message body."""
+        return self.model_dump_json()
+
+    @classmethod
+    def from_message(cls, body: str) -> Ticket:
+        """Parse a queue message body; raises ValidationError when it is not a ticket."""
+        return cls.model_validate_json(body)
+
+
+def parse_submission(payload: Any) -> Submission:
+    """Validate a decoded JSON body; raises ValidationError."""
+    return Submission.model_validate(payload)
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    """Turn a ValidationError into {field: reason} in words a submitter understands."""
+    fields: dict[str, str] = {}
+    for item in error.errors():
+        name = ".".join(str(part) for part in item["loc"]) or "body"
+        fields.setdefault(name, _reason(item))
+    return fields
+
+
+def _reason(item: dict[str, Any]) -> str:
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind == "string_too_short":
+        return "must not be empty"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_type":
+        return "must be a string"
+    if kind in {"model_type", "model_attributes_type", "dict_type"}:
+        return "must be a JSON object"
+    return item["msg"]

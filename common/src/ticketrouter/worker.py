@@ -1,0 +1,77 @@
+"""Run a worker process: logging, queue resolution, signals, then the consumer loop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from types import FrameType
+from typing import TypeVar
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ticketrouter.aws import aws_client
+from ticketrouter.config import ConfigurationError, WorkerSettings
+from ticketrouter.consumer import Consumer, ConsumerOptions
+from ticketrouter.destination import Destination, PermanentDeliveryError
+from ticketrouter.logs import configure_logging
+from ticketrouter.queues import QueueDirectory
+from ticketrouter.ticket import Priority
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_QUEUE_UNREACHABLE = 1
+EXIT_DESTINATION_UNUSABLE = 2
+EXIT_CONFIGURATION = 3
+
+S = TypeVar("S", bound=WorkerSettings)
+
+
+def install_signal_handlers(consumer: Consumer) -> None:
+    """First SIGTERM/SIGINT: finish the message in hand and stop. Second: stop now."""
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if consumer.stopping:
+            log.warning("second signal; exiting now", extra={"signal": signum})
+            raise SystemExit(128 + signum)
+        log.info("signal received; stopping after in-flight work", extra={"signal": signum})
+        consumer.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def run_worker(
+    service: str,
+    priority: Priority,
+    settings_class: type[S],
+    build_destination: Callable[[S], Destination],
+) -> int:
+    """Drain the priority's queue into the destination until a signal; returns the exit code."""
+    configure_logging(service)
+    try:
+        settings = settings_class.load()
+    except ConfigurationError as error:
+        log.critical("configuration invalid; not starting", extra={"error": str(error)})
+        return EXIT_CONFIGURATION
+    configure_logging(service, settings.log_level, settings.secrets())
+    destination = build_destination(settings)
+    try:
+        destination.check()
+    except PermanentDeliveryError as error:
+        log.critical("destination unusable; not starting", extra={"error": str(error)})
+        return EXIT_DESTINATION_UNUSABLE
+    except Exception as error:  # noqa: BLE001 — a transient failure here must not stop the worker
+        log.warning("destination check failed; starting anyway", exc_info=error)
+    sqs = aws_client("sqs", settings)
+    try:
+        queues = QueueDirectory(sqs, settings).pair(priority)
+    except (BotoCoreError, ClientError) as error:
+        log.critical("queue unreachable; not starting", extra={"error": str(error)})
+        return EXIT_QUEUE_UNREACHABLE
+    consumer = Consumer(sqs, queues, destination, ConsumerOptions.from_settings(settings))
+    install_signal_handlers(consumer)
+    log.info("worker ready", extra={"queue": queues.url, "priority": priority.value})
+    consumer.run()
+    return EXIT_OK

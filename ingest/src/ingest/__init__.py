@@ -1,0 +1,69 @@
+"""Ingest API: `gunicorn -c ingest/gunicorn.conf.py 'ingest:create_app()'`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Flask, Response, g, request
+
+from ingest import health, tickets
+from ingest.errors import register_error_handlers
+from ingest.settings import IngestSettings
+from ticketrouter.aws import aws_client
+from ticketrouter.logs import configure_logging
+from ticketrouter.queues import QueueDirectory
+from ticketrouter.ticket import Priority
+
+log = logging.getLogger("ingest.requests")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: settings from defaults → environment → test_config."""
+    settings = IngestSettings.load(**(test_config or {}))
+    configure_logging("ingest", settings.log_level, settings.secrets())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.ingest_max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["settings"] = settings
+    app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings), settings)
+    register_error_handlers(app)
+    app.register_blueprint(tickets.bp)
+    app.register_blueprint(health.bp)
+    app.before_request(_start_timer)
+    app.after_request(_log_request)
+    return app
+
+
+def _start_timer() -> None:
+    g.started = time.perf_counter()
+
+
+def _log_request(response: Response) -> Response:
+    """One JSON line per request; never the headers (they carry the token)."""
+    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    extra = {
+        "method": request.method,
+        "path": request.path,
+        "status": response.status_code,
+        "duration_ms": round(duration_ms, 2),
+    }
+    if "ticket_id" in g:
+        extra["ticket_id"] = g.ticket_id
+    log.info("request", extra=extra)
+    return response
+
+
+def resolve_queues(app: Flask) -> None:
+    """Get or create every priority's queue now rather than on the first ticket.
+
+    Best effort: ingest still starts when SQS is down, and /readyz says so.
+    """
+    queues = app.extensions["queues"]
+    for priority in Priority:
+        try:
+            queues.pair(priority)
+        except (BotoCoreError, ClientError) as error:
+            log.warning("queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)})

@@ -1,0 +1,39 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Blueprint, current_app, jsonify
+
+from ticketrouter.aws import error_code
+from ticketrouter.ticket import Priority
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """The process is up and serving."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Every priority's queue answers; 503 names the ones that do not."""
+    queues = current_app.extensions["queues"]
+    report = {}
+    for priority in Priority:
+        try:
+            queues.depth(priority)
+            report[priority.value] = "ok"
+        except (BotoCoreError, ClientError) as error:
+            report[priority.value] = error_code(error) or type(error).__name__
+            log.warning("queue not ready", extra={"priority": priority.value, "error": str(error)})
+    ready = all(state == "ok" for state in report.values())
+    return jsonify({"status": "ready" if ready else "unavailable", "queues": report}), (
+        200 if ready else 503
+    )

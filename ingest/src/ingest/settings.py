@@ -1,0 +1,13 @@
+"""Ingest's settings on top of the shared ones."""
+
+from pydantic import Field, SecretStr
+
+from ticketrouter.config import RouterSettings
+
+
+class IngestSettings(RouterSettings):
+    # Required: the public URL (ngrok) must never accept anonymous tickets.
+    ingest_api_token: SecretStr
+    ingest_max_body_bytes: int = Field(64 * 1024, ge=1024)
+    # What a 503 tells the caller to wait before retrying.
+    ingest_retry_after_seconds: int = Field(5, ge=1)

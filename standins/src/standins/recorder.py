@@ -1,0 +1,167 @@
+"""What every stand-in shares: a request log, planned failures, and the /_fake control API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+
+CONTROL_PREFIX = "/_fake"
+
+
+@dataclass
+class PlannedFailure:
+    """Answer the next `remaining` API calls with this status (None = until cleared)."""
+
+    status: int
+    body: Any
+    retry_after: int | None
+    remaining: int | None
+
+
+class Recorder:
+    """Thread-safe log of received API requests and queue of planned failures."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: list[dict[str, Any]] = []
+        self._failure: PlannedFailure | None = None
+
+    def record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._requests.append(entry)
+
+    def requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._requests)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._requests.clear()
+
+    def plan_failure(self, failure: PlannedFailure | None) -> None:
+        with self._lock:
+            self._failure = failure
+
+    def take_failure(self) -> PlannedFailure | None:
+        """The failure to answer this call with, if one is planned (and count it down)."""
+        with self._lock:
+            failure = self._failure
+            if failure is None:
+                return None
+            if failure.remaining is not None:
+                failure.remaining -= 1
+                if failure.remaining <= 0:
+                    self._failure = None
+            return failure
+
+
+def request_body() -> Any:
+    """The body parsed from JSON or form data (query parameters are recorded separately)."""
+    if request.is_json:
+        return request.get_json(silent=True)
+    if request.form:
+        return request.form.to_dict()
+    return request.get_data(as_text=True) or None
+
+
+def _recorder() -> Recorder:
+    return current_app.extensions["recorder"]
+
+
+control = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
+
+
+@control.get("/requests")
+def list_requests():
+    return jsonify(_recorder().requests())
+
+
+@control.delete("/requests")
+def clear_requests():
+    _recorder().clear()
+    return "", 204
+
+
+@control.post("/fail")
+def plan_failure():
+    """{"status": 429, "count": 2, "retry_after": 1, "body": ...}; count null = until DELETE."""
+    spec = request.get_json(silent=True)
+    if not isinstance(spec, dict) or not isinstance(spec.get("status"), int):
+        return jsonify({"error": "body must be a JSON object with an integer 'status'"}), 400
+    failure = PlannedFailure(
+        status=spec["status"],
+        body=spec.get("body", current_app.config["DEFAULT_FAILURE_BODY"](spec["status"])),
+        retry_after=spec.get("retry_after"),
+        remaining=spec.get("count", 1),
+    )
+    _recorder().plan_failure(failure)
+    return jsonify({"planned": failure.__dict__}), 201
+
+
+@control.delete("/fail")
+def clear_failure():
+    _recorder().plan_failure(None)
+    return "", 204
+
+
+def _start_api_call() -> Response | None:
+    """Before an API call: note the time, and answer with a planned failure if there is one."""
+    if request.path.startswith(CONTROL_PREFIX) or request.path == "/":
+        return None
+    g.received_at = time.time()
+    failure = _recorder().take_failure()
+    if failure is None:
+        return None
+    response = jsonify(failure.body) if not isinstance(failure.body, str) else Response(failure.body)
+    response.status_code = failure.status
+    if failure.retry_after is not None:
+        response.headers["Retry-After"] = str(failure.retry_after)
+    return response
+
+
+def _record_api_call(response: Response) -> Response:
+    if "received_at" in g:
+        _recorder().record(
+            {
+                "method": request.method,
+                "path": request.path,
+                "query": request.args.to_dict(),
+                "body": request_body(),
+                "received_at": g.received_at,
+                "status": response.status_code,
+            }
+        )
+    return response
+
+
+def create_standin_app(
+    name: str,
+    api: Blueprint,
+    default_failure_body: Callable[[int], Any],
+    summarize: Callable[[dict[str, Any]], tuple[str, str]],
+) -> Flask:
+    """A Flask app serving the stand-in's API, the control API, and an HTML page at /."""
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.config["DEFAULT_FAILURE_BODY"] = default_failure_body
+    app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+    app.extensions["recorder"] = Recorder()
+    app.before_request(_start_api_call)
+    app.after_request(_record_api_call)
+    app.register_blueprint(control)
+    app.register_blueprint(api)
+
+    @app.get("/")
+    def page():
+        entries = [
+            (entry, *summarize(entry))
+            for entry in reversed(_recorder().requests())
+        ]
+        return render_template("requests.html", name=name, entries=entries)
+
+    return app

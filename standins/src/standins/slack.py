@@ -1,0 +1,84 @@
+"""Stand-in for the Slack Web API subset the Slack worker uses: auth.test, chat.postMessage."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, request
+
+from standins.recorder import create_standin_app, request_body
+
+api = Blueprint("slack_api", __name__, url_prefix="/api")
+_ts_counter = itertools.count(1)
+
+
+def _token() -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return token
+    body = request_body()
+    return body.get("token") if isinstance(body, dict) else None
+
+
+def _fail(error: str):
+    # Slack answers API errors with HTTP 200 and ok=false.
+    return jsonify({"ok": False, "error": error})
+
+
+@api.post("/auth.test")
+def auth_test():
+    if not _token():
+        return _fail("not_authed")
+    return jsonify(
+        {"ok": True, "url": request.host_url, "team": "Stand-in", "user": "ticket-router",
+         "team_id": "T00000000", "user_id": "U00000000", "bot_id": "B00000000"}
+    )
+
+
+@api.post("/chat.postMessage")
+def post_message():
+    if not _token():
+        return _fail("not_authed")
+    body = request_body()
+    if not isinstance(body, dict) or not body.get("channel"):
+        return _fail("channel_not_found")
+    blocks = body.get("blocks")
+    if isinstance(blocks, str):  # form-encoded calls send blocks as a JSON string
+        blocks = json.loads(blocks)
+    if not body.get("text") and not blocks:
+        return _fail("no_text")
+    # Unique, increasing, in Slack's "seconds.micro" shape.
+    ts = f"{int(time.time())}.{next(_ts_counter):06d}"
+    return jsonify(
+        {"ok": True, "channel": body["channel"], "ts": ts,
+         "message": {"type": "message", "text": body.get("text", ""), "blocks": blocks or [], "ts": ts}}
+    )
+
+
+@api.route("/<method>", methods=["GET", "POST"])
+def unknown_method(method: str):
+    return _fail("unknown_method")
+
+
+def default_failure_body(status: int) -> Any:
+    if status == 429:
+        return {"ok": False, "error": "ratelimited"}
+    return "Internal Server Error" if status >= 500 else {"ok": False, "error": "fatal_error"}
+
+
+def summarize(entry: dict[str, Any]) -> tuple[str, str]:
+    """Title and detail of a recorded call for the HTML page."""
+    body = entry["body"] if isinstance(entry["body"], dict) else {}
+    blocks = body.get("blocks") or []
+    header = next((b["text"]["text"] for b in blocks if b.get("type") == "header"), "")
+    sections = [
+        b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b
+    ]
+    return header or body.get("text", ""), "\n".join([f"channel: {body.get('channel', '')}", *sections])
+
+
+def create_app() -> Flask:
+    return create_standin_app("Slack", api, default_failure_body, summarize)

@@ -1,0 +1,76 @@
+"""Stand-in for the Trello REST API subset the Trello worker uses: POST /1/cards, GET /1/lists/{id}."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from standins.recorder import create_standin_app, request_body
+
+api = Blueprint("trello_api", __name__, url_prefix="/1")
+_OAUTH_FIELD = re.compile(r'(oauth_consumer_key|oauth_token)="([^"]*)"')
+
+
+def _authorized() -> bool:
+    """Key and token, in the OAuth header or the query string (Trello accepts both)."""
+    fields = dict(_OAUTH_FIELD.findall(request.headers.get("Authorization", "")))
+    key = fields.get("oauth_consumer_key") or request.args.get("key")
+    token = fields.get("oauth_token") or request.args.get("token")
+    return bool(key and token)
+
+
+def _text(status: int, text: str) -> Response:
+    # Trello answers errors in plain text.
+    return Response(text, status=status, mimetype="text/plain")
+
+
+@api.get("/lists/<list_id>")
+def get_list(list_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": "b" * 24})
+
+
+@api.post("/cards")
+def create_card():
+    if not _authorized():
+        return _text(401, "invalid key")
+    body = request_body()
+    fields = {**request.args.to_dict(), **(body if isinstance(body, dict) else {})}
+    fields.pop("key", None)
+    fields.pop("token", None)
+    if not fields.get("idList"):
+        return _text(400, "invalid value for idList")
+    card_id = secrets.token_hex(12)
+    short = secrets.token_urlsafe(6)
+    labels = fields.get("idLabels") or ""
+    return jsonify(
+        {
+            "id": card_id,
+            "idList": fields["idList"],
+            "name": fields.get("name", ""),
+            "desc": fields.get("desc", ""),
+            "idLabels": [label for label in str(labels).split(",") if label],
+            "shortLink": short,
+            "shortUrl": f"{request.host_url}c/{short}",
+            "url": f"{request.host_url}c/{short}/card",
+        }
+    )
+
+
+def default_failure_body(status: int) -> Any:
+    if status == 429:
+        return "API_TOKEN_LIMIT_EXCEEDED"
+    return "Internal Server Error" if status >= 500 else "invalid request"
+
+
+def summarize(entry: dict[str, Any]) -> tuple[str, str]:
+    body = entry["body"] if isinstance(entry["body"], dict) else {}
+    return body.get("name", ""), body.get("desc", "")
+
+
+def create_app() -> Flask:
+    return create_standin_app("Trello", api, default_failure_body, summarize)

@@ -1,0 +1,28 @@
+"""python -m worker_slack: drain the high-priority queue into Slack."""
+
+import sys
+
+from pydantic import Field, SecretStr
+
+from ticketrouter.config import WorkerSettings
+from ticketrouter.ticket import Priority
+from ticketrouter.worker import run_worker
+from worker_slack.destination import SlackDestination, slack_client
+
+
+class SlackSettings(WorkerSettings):
+    slack_bot_token: SecretStr
+    slack_channel: str
+    slack_api_url: str = "https://slack.com/api/"
+    slack_max_retries: int = Field(3, ge=0)
+
+
+def build_destination(settings: SlackSettings) -> SlackDestination:
+    client = slack_client(
+        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.slack_max_retries
+    )
+    return SlackDestination(client, settings.slack_channel)
+
+
+if __name__ == "__main__":
+    sys.exit(run_worker("worker-slack", Priority.HIGH, SlackSettings, build_destination))

@@ -1,0 +1,1 @@
+"""Medium-priority tickets → Trello cards. Run with `python -m worker_trello`."""

@@ -1,0 +1,43 @@
+"""python -m worker_trello: drain the medium-priority queue into Trello."""
+
+import sys
+
+from pydantic import Field, SecretStr
+
+from ticketrouter.config import WorkerSettings
+from ticketrouter.ticket import Priority
+from ticketrouter.worker import run_worker
+from worker_trello.destination import TrelloDestination, trello_session
+
+
+class TrelloSettings(WorkerSettings):
+    trello_key: SecretStr
+    trello_token: SecretStr
+    trello_list_id: str
+    trello_api_url: str = "https://api.trello.com"
+    trello_label_high: str | None = None
+    trello_label_medium: str | None = None
+    trello_label_low: str | None = None
+    trello_max_retries: int = Field(3, ge=0)
+    trello_timeout_seconds: float = Field(10, gt=0)
+
+
+def build_destination(settings: TrelloSettings) -> TrelloDestination:
+    labels = {
+        Priority.HIGH: settings.trello_label_high,
+        Priority.MEDIUM: settings.trello_label_medium,
+        Priority.LOW: settings.trello_label_low,
+    }
+    return TrelloDestination(
+        trello_session(settings.trello_max_retries),
+        settings.trello_api_url,
+        settings.trello_key.get_secret_value(),
+        settings.trello_token.get_secret_value(),
+        settings.trello_list_id,
+        labels={p: label for p, label in labels.items() if label},
+        timeout=settings.trello_timeout_seconds,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(run_worker("worker-trello", Priority.MEDIUM, TrelloSettings, build_destination))
