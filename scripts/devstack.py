@@ -40,6 +40,9 @@ DEV_DEFAULTS = {
     "TRELLO_KEY": "dev-key",
     "TRELLO_TOKEN": "dev-trello-token",
     "TRELLO_LIST_ID": "dev-list",
+    # Shorter than production's 20 s long poll so that Ctrl-C returns within seconds:
+    # a worker finishes its current poll before it exits.
+    "WORKER_WAIT_SECONDS": "5",
 }
 
 
@@ -97,6 +100,14 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         pr_set_pdeathsig = 1
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _kill_leftovers(pgid: int) -> None:
+    """Kill anything left in a stopped service's process group (a gunicorn worker, say)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 @dataclass
@@ -227,31 +238,32 @@ class Stack:
         return next(s for s in reversed(self.services) if s.name == name)
 
     def stop_service(self, service: Service, sig: int = signal.SIGTERM) -> int | None:
-        """Signal the service's whole process group; escalate to SIGKILL after the timeout."""
-        process = service.process
-        if process is None or process.poll() is not None:
-            return process.returncode if process else None
-        try:
-            os.killpg(process.pid, sig)
-            return process.wait(timeout=STOP_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            return process.wait()
-        finally:
-            self._reap_group(process.pid)
+        """Stop one service; returns its exit code (negative = killed by that signal)."""
+        self._stop_together([service], sig)
+        return service.process.returncode if service.process else None
 
     @staticmethod
-    def _reap_group(pgid: int) -> None:
-        """Kill anything left in the group (e.g. a gunicorn worker whose master died)."""
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    def _stop_together(services: list[Service], sig: int = signal.SIGTERM) -> None:
+        """Signal each service's process group, then wait for all; SIGKILL whoever outlives the timeout."""
+        running = [s for s in services if s.running()]
+        for service in running:
+            os.killpg(service.process.pid, sig)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for service in running:
+            try:
+                service.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(service.process.pid, signal.SIGKILL)
+                service.process.wait()
+        for service in services:
+            if service.process is not None:
+                _kill_leftovers(service.process.pid)
 
     def stop(self) -> None:
-        """Stop every service, newest first."""
-        for service in reversed(self.services):
-            self.stop_service(service)
+        """Stop intake and workers first (they finish in-flight work), then what they talk to."""
+        front = [s for s in self.services if s.name == "ingest" or s.name.startswith("worker-")]
+        self._stop_together(front)
+        self._stop_together([s for s in self.services if s not in front])
 
     def crashed(self) -> list[Service]:
         return [s for s in self.services if s.process is not None and s.process.poll() is not None]

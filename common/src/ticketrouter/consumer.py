@@ -34,13 +34,6 @@ class Outcome(enum.Enum):
     PARKED = "parked"
 
 
-class ShutdownRequested(BaseException):
-    """Raised by the signal handler to abandon an idle long poll.
-
-    A BaseException so that no library's ``except Exception`` retry logic swallows it.
-    """
-
-
 @dataclass(frozen=True)
 class ConsumerOptions:
     wait_seconds: int = 20
@@ -76,23 +69,21 @@ class Consumer:
         self.destination = destination
         self.options = options
         self.stopping = False
-        self._idle = False
 
     def request_stop(self) -> None:
-        """First signal: finish the message in hand, then stop; an idle poll is abandoned."""
+        """Stop after the current poll and the message in hand.
+
+        The poll is not abandoned: SQS would still hand it any message that arrives before
+        it ends, and that message would then stay hidden for the visibility timeout.
+        """
         self.stopping = True
-        if self._idle:
-            raise ShutdownRequested
 
     def run(self) -> dict[Outcome, int]:
         """Loop until stopped (or, in burst mode, until the queue is empty); returns counts."""
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         while not self.stopping:
-            try:
-                messages = self.receive()
-            except ShutdownRequested:
-                break
+            messages = self.receive()
             if not messages and self.options.burst:
                 break
             for message in messages:
@@ -108,7 +99,6 @@ class Consumer:
 
     def receive(self) -> list[dict[str, Any]]:
         """One long poll; an SQS error is logged and yields an empty batch after a pause."""
-        self._idle = True
         try:
             response = self.sqs.receive_message(
                 QueueUrl=self.queues.url,
@@ -121,8 +111,6 @@ class Consumer:
             log.error("receive failed", extra={"error": str(error)})
             time.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
             return []
-        finally:
-            self._idle = False
         return response.get("Messages", [])
 
     def handle(self, message: dict[str, Any]) -> Outcome:

@@ -8,10 +8,10 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
     StringConstraints,
     ValidationError,
 )
@@ -92,14 +92,20 @@ class Submission(BaseModel):
 class Ticket(Submission):
     """A validated submission with its identity: the envelope that travels on the queue."""
 
-    schema_version: Literal[1] = SCHEMA_VERSION
-    id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    # Required on the queue: a message without them is not a ticket this router made.
+    schema_version: Literal[1]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    created_at: AwareDatetime
 
     @classmethod
     def from_submission(cls, submission: Submission) -> Ticket:
-        """Give a submission its id and creation time."""
-        return cls(**submission.model_dump())
+        """Give a submission its id and creation time (UTC)."""
+        return cls(
+            **submission.model_dump(),
+            schema_version=SCHEMA_VERSION,
+            id=str(uuid.uuid4()),
+            created_at=datetime.now(UTC),
+        )
 
     def to_message(self) -> str:
         """Serialise to the queue message body."""

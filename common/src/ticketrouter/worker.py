@@ -29,7 +29,8 @@ S = TypeVar("S", bound=WorkerSettings)
 
 
 def install_signal_handlers(consumer: Consumer) -> None:
-    """First SIGTERM/SIGINT: finish the message in hand and stop. Second: stop now."""
+    """First SIGTERM/SIGINT: finish the current poll and the message in hand, then stop.
+    Second: stop now (the unfinished message reappears after its visibility timeout)."""
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if consumer.stopping:

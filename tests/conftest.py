@@ -1,0 +1,27 @@
+"""Fixtures for every tier."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+# Variables that would point a test at a real service, or change the defaults it relies on.
+_OUTSIDE_ENV = (
+    "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+    "QUEUE_HIGH", "QUEUE_MEDIUM", "QUEUE_LOW", "TICKETS_BUCKET", "INGEST_API_TOKEN",
+    "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
+    "TRELLO_KEY", "TRELLO_TOKEN", "TRELLO_LIST_ID", "TRELLO_API_URL", "LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never see the developer's real AWS/Slack/Trello configuration."""
+    for name in _OUTSIDE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    yield

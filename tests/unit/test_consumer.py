@@ -1,0 +1,142 @@
+"""The consumer loop against moto's in-process SQS, with a destination double."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ticketrouter.backoff import compute_backoff
+from ticketrouter.config import RouterSettings
+from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
+from ticketrouter.destination import PermanentDeliveryError
+from ticketrouter.queues import ensure_queue_pair
+from ticketrouter.ticket import Ticket, parse_submission
+
+BURST = ConsumerOptions(wait_seconds=0, burst=True)
+
+
+class RecordingDestination:
+    """Delivers by remembering; fails as told by the ticket's title."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.delivered: list[Ticket] = []
+
+    def check(self) -> None:
+        pass
+
+    def deliver(self, ticket: Ticket) -> str:
+        if ticket.title == "transient":
+            raise ConnectionError("destination down")
+        if ticket.title == "permanent":
+            raise PermanentDeliveryError("channel_not_found")
+        self.delivered.append(ticket)
+        return f"ref-{ticket.id}"
+
+
+@pytest.fixture
+def sqs():
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def queues(sqs):
+    return ensure_queue_pair(sqs, RouterSettings.load(), "tickets-high", reconcile=False)
+
+
+def ticket(title: str = "ok") -> Ticket:
+    return Ticket.from_submission(parse_submission({"title": title, "priority": "high", "description": "d"}))
+
+
+def send(sqs, queues, body: str) -> None:
+    sqs.send_message(QueueUrl=queues.url, MessageBody=body)
+
+
+def counts(sqs, url) -> tuple[int, int]:
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def dlq_messages(sqs, queues):
+    return sqs.receive_message(
+        QueueUrl=queues.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
+
+
+def test_delivered_messages_are_deleted_and_content_is_intact(sqs, queues):
+    sent = [ticket(f"t{i}") for i in range(12)]
+    for t in sent:
+        send(sqs, queues, t.to_message())
+    destination = RecordingDestination()
+    result = Consumer(sqs, queues, destination, BURST).run()
+    assert result[Outcome.DELIVERED] == 12
+    assert sorted(t.id for t in destination.delivered) == sorted(t.id for t in sent)
+    assert {t.id: t for t in destination.delivered} == {t.id: t for t in sent}
+    assert counts(sqs, queues.url) == (0, 0)
+
+
+def test_a_transient_failure_leaves_the_message_for_a_later_retry(sqs, queues):
+    send(sqs, queues, ticket("transient").to_message())
+    result = Consumer(sqs, queues, RecordingDestination(), BURST).run()
+    assert result[Outcome.RETRY] == 1
+    assert counts(sqs, queues.url) == (0, 1)  # hidden for the backoff, not deleted
+    assert dlq_messages(sqs, queues) == []
+
+
+def test_a_permanent_failure_is_parked_with_its_reason(sqs, queues):
+    parked = ticket("permanent")
+    send(sqs, queues, parked.to_message())
+    result = Consumer(sqs, queues, RecordingDestination(), BURST).run()
+    assert result[Outcome.PARKED] == 1
+    assert counts(sqs, queues.url) == (0, 0)
+    [message] = dlq_messages(sqs, queues)
+    assert Ticket.from_message(message["Body"]).id == parked.id
+    assert "channel_not_found" in message["MessageAttributes"]["park_reason"]["StringValue"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json at all", json.dumps({"hello": "world"}), json.dumps({**json.loads(ticket().to_message()), "schema_version": 9})],
+)
+def test_a_poison_message_goes_to_the_dlq_at_once_and_does_not_block_the_batch(sqs, queues, body):
+    good = ticket("good")
+    send(sqs, queues, body)
+    send(sqs, queues, good.to_message())
+    destination = RecordingDestination()
+    result = Consumer(sqs, queues, destination, BURST).run()
+    assert (result[Outcome.PARKED], result[Outcome.DELIVERED]) == (1, 1)
+    assert [t.id for t in destination.delivered] == [good.id]
+    [message] = dlq_messages(sqs, queues)
+    assert message["Body"] == body
+    assert message["MessageAttributes"]["park_reason"]["StringValue"].startswith("not a ticket envelope")
+
+
+def test_stop_request_while_busy_finishes_the_message_in_hand_and_stops(sqs, queues):
+    for _ in range(3):
+        send(sqs, queues, ticket().to_message())
+
+    class StopAfterFirst(RecordingDestination):
+        def deliver(self, t):
+            consumer.request_stop()
+            return super().deliver(t)
+
+    destination = StopAfterFirst()
+    consumer = Consumer(sqs, queues, destination, ConsumerOptions(wait_seconds=0, batch_size=10))
+    result = consumer.run()
+    assert result[Outcome.DELIVERED] == 1
+    assert len(destination.delivered) == 1
+    assert sum(counts(sqs, queues.url)) == 2  # the rest stay on the queue
+
+
+@pytest.mark.parametrize(
+    ("attempt", "low", "high"),
+    [(1, 2, 5), (2, 5, 10), (3, 10, 20), (4, 20, 40), (10, 450, 900), (50, 450, 900)],
+)
+def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, low, high):
+    assert compute_backoff(attempt, 5, 900, rand=lambda: 0.0) == low
+    assert compute_backoff(attempt, 5, 900, rand=lambda: 0.999999) in (high - 1, high)

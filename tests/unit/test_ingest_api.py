@@ -1,0 +1,187 @@
+"""The ingest HTTP contract, through Flask's test client against moto's in-process SQS."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ingest import create_app
+from ticketrouter.ticket import Priority, Ticket
+from tests.support import dead_endpoint
+
+TOKEN = "test-token-123"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+VALID = {"title": "Printer on fire", "priority": "High", "description": "Third floor"}
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def app(aws):
+    return create_app({"ingest_api_token": TOKEN})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def queued(sqs) -> dict[str, list[Ticket]]:
+    """Every ticket on every priority queue, by priority (missing queue = none)."""
+    found = {}
+    for priority in Priority:
+        urls = sqs.list_queues(QueueNamePrefix=f"tickets-{priority.value}").get("QueueUrls", [])
+        url = next((u for u in urls if u.endswith(f"tickets-{priority.value}")), None)
+        messages = []
+        if url:
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        found[priority.value] = [Ticket.from_message(m["Body"]) for m in messages]
+    return found
+
+
+def post(client, body=None, headers=AUTH, **kwargs):
+    if body is not None:
+        kwargs["data"] = body if isinstance(body, str | bytes) else json.dumps(body)
+        kwargs.setdefault("content_type", "application/json")
+    return client.post("/tickets", headers=headers, **kwargs)
+
+
+def test_a_valid_ticket_is_queued_on_its_priority_queue_and_acknowledged(client, aws):
+    response = post(client, {**VALID, "requester": {"name": "Jane", "email": "jane@example.com"}})
+    assert response.status_code == 202
+    body = response.get_json()
+    assert list(body) == ["ticket_id", "priority", "status", "message"]
+    assert body["priority"] == "high" and body["status"] == "queued"
+    assert body["ticket_id"] in body["message"] and "Printer on fire" in body["message"]
+    tickets = queued(aws)
+    assert [t.id for t in tickets["high"]] == [body["ticket_id"]]
+    assert tickets["high"][0].requester.email == "jane@example.com"
+    assert tickets["medium"] == [] and tickets["low"] == []
+
+
+@pytest.mark.parametrize(("priority", "queue"), [("1", "high"), ("Medium", "medium"), ("3", "low")])
+def test_each_priority_reaches_its_own_queue(client, aws, priority, queue):
+    response = post(client, {**VALID, "priority": priority})
+    assert response.status_code == 202
+    assert [t.id for t in queued(aws)[queue]] == [response.get_json()["ticket_id"]]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"},
+     {"Authorization": "Bearer " + TOKEN + "x"}, {"Authorization": "Bearer ünïcode"}],
+)
+def test_missing_or_wrong_token_is_401_and_nothing_is_queued(client, aws, headers):
+    response = post(client, VALID, headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+def test_wrong_content_type_is_415(client, aws):
+    response = post(client, json.dumps(VALID), content_type="text/plain")
+    assert response.status_code == 415
+    assert response.get_json()["error"] == "unsupported_media_type"
+    assert "text/plain" in response.get_json()["message"]
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+def test_json_with_charset_is_accepted(client):
+    assert post(client, VALID, content_type="application/json; charset=utf-8").status_code == 202
+
+
+def test_body_over_64_kib_is_413(client, aws):
+    response = post(client, {**VALID, "description": "x" * (64 * 1024)})
+    assert response.status_code == 413
+    assert response.get_json() == {"error": "payload_too_large", "message": "request body exceeds 65536 bytes"}
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+@pytest.mark.parametrize("body", ['{"title": "x",', "", b"\xff\xfe{", "nul"])
+def test_malformed_json_is_400(client, aws, body):
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_json"
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+def test_field_errors_are_422_with_every_field_named(client, aws):
+    response = post(client, {"title": " ", "priority": "urgent"})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "validation_failed"
+    assert body["fields"] == {
+        "title": "must not be empty",
+        "priority": "must be one of high, medium, low (or 1, 2, 3)",
+        "description": "is required",
+    }
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+@pytest.mark.parametrize("body", [[VALID], "a string", 42, None])
+def test_json_that_is_not_an_object_is_422(client, aws, body):
+    response = post(client, json.dumps(body))
+    assert response.status_code == 422
+    assert response.get_json()["fields"] == {"body": "must be a JSON object"}
+    assert queued(aws) == {"high": [], "medium": [], "low": []}
+
+
+def test_unreachable_sqs_is_503_with_retry_after():
+    with dead_endpoint() as url:
+        client = create_app({"ingest_api_token": TOKEN, "aws_endpoint_url": url}).test_client()
+        response = post(client, VALID)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json()["error"] == "queue_unavailable"
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {"status": "ready", "queues": {"high": "ok", "medium": "ok", "low": "ok"}}
+
+
+def test_readyz_is_503_when_sqs_is_unreachable():
+    with dead_endpoint() as url:
+        client = create_app({"ingest_api_token": TOKEN, "aws_endpoint_url": url}).test_client()
+        response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["status"] == "unavailable"
+    assert set(response.get_json()["queues"]) == {"high", "medium", "low"}
+
+
+def test_unknown_path_and_wrong_method_answer_json(client):
+    missing = client.get("/nope")
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    wrong = client.get("/tickets", headers=AUTH)
+    assert wrong.status_code == 405 and wrong.get_json()["error"] == "method_not_allowed"
+    assert "POST" in wrong.headers["Allow"]
+
+
+def test_ingest_creates_missing_queues_on_first_use(client, aws):
+    assert aws.list_queues().get("QueueUrls", []) == []
+    assert post(client, VALID).status_code == 202
+    names = sorted(url.rsplit("/", 1)[1] for url in aws.list_queues()["QueueUrls"])
+    assert names == ["tickets-high", "tickets-high-dlq"]
+
+
+def test_the_token_never_reaches_a_log_line(aws, capfd):
+    client = create_app({"ingest_api_token": TOKEN}).test_client()  # logs to the captured stderr
+    post(client, VALID)
+    post(client, VALID, headers={"Authorization": f"Bearer {TOKEN}-wrong"})
+    logging.getLogger("test").info("leaking %s", TOKEN)
+    err = capfd.readouterr().err
+    assert "ticket queued" in err
+    assert TOKEN not in err
+    for line in err.splitlines():
+        json.loads(line)  # every line is one JSON object
