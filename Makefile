@@ -31,8 +31,12 @@ demo: venv ## Submit one ticket per priority to a running stack and show where e
 provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
 	$(PY) -m ticketrouter.provision
 
-test: venv ## Run the whole test suite (unit + system tests with real processes)
+test: lint ## Lint, then run the whole test suite (unit + system tests with real processes)
 	$(PY) -m pytest
+
+lint: venv ## Check style and common bugs with ruff
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit

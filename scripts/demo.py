@@ -18,18 +18,32 @@ import requests
 from botocore.config import Config
 
 DEMO_TICKETS = [
-    {"title": "Checkout page returns 500", "priority": "High",
-     "description": "Customers cannot pay since 09:12. Error id 7f3a.", "requester": "Demo User"},
-    {"title": "VPN drops every hour", "priority": "2",
-     "description": "Reconnecting works, but it interrupts calls.", "requester": "demo@example.com"},
-    {"title": "Typo on the About page", "priority": "low",
-     "description": "'recieve' should be 'receive'.", "source": "demo"},
+    {
+        "title": "Checkout page returns 500",
+        "priority": "High",
+        "description": "Customers cannot pay since 09:12. Error id 7f3a.",
+        "requester": "Demo User",
+    },
+    {
+        "title": "VPN drops every hour",
+        "priority": "2",
+        "description": "Reconnecting works, but it interrupts calls.",
+        "requester": "demo@example.com",
+    },
+    {
+        "title": "Typo on the About page",
+        "priority": "low",
+        "description": "'recieve' should be 'receive'.",
+        "source": "demo",
+    },
 ]
 
 
 def submit(ingest_url: str, token: str, ticket: dict[str, Any]) -> dict[str, Any]:
     response = requests.post(
-        f"{ingest_url}/tickets", json=ticket, timeout=10,
+        f"{ingest_url}/tickets",
+        json=ticket,
+        timeout=10,
         headers={"Authorization": f"Bearer {token}"},
     )
     response.raise_for_status()
@@ -40,7 +54,8 @@ def find_in_standin(standin_url: str, ticket_id: str, path: str) -> str | None:
     """The stand-in's record of the call that carried ticket_id, if any."""
     for entry in requests.get(f"{standin_url}/_fake/requests", timeout=5).json():
         if entry["path"] == path and entry["status"] == 200 and ticket_id in str(entry["body"]):
-            return f"{standin_url}  ({path} at {time.strftime('%H:%M:%S', time.localtime(entry['received_at']))})"
+            received = time.strftime("%H:%M:%S", time.localtime(entry["received_at"]))
+            return f"{standin_url}  ({path} at {received})"
     return None
 
 
@@ -66,15 +81,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ingest-url", default=os.environ.get("INGEST_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--token", default=os.environ.get("INGEST_API_TOKEN", "dev-token"))
-    parser.add_argument("--slack-standin", default=os.environ.get("SLACK_STANDIN_URL", "http://127.0.0.1:9001"))
-    parser.add_argument("--trello-standin", default=os.environ.get("TRELLO_STANDIN_URL", "http://127.0.0.1:9002"))
+    parser.add_argument(
+        "--slack-standin", default=os.environ.get("SLACK_STANDIN_URL", "http://127.0.0.1:9001")
+    )
+    parser.add_argument(
+        "--trello-standin", default=os.environ.get("TRELLO_STANDIN_URL", "http://127.0.0.1:9002")
+    )
     parser.add_argument("--aws-endpoint", default=os.environ.get("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"))
     parser.add_argument("--bucket", default=os.environ.get("TICKETS_BUCKET", "tickets"))
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
 
     s3 = boto3.client(
-        "s3", endpoint_url=args.aws_endpoint,
+        "s3",
+        endpoint_url=args.aws_endpoint,
         region_name=os.environ.get("AWS_REGION", "us-east-1"),
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
         aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
@@ -91,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         answer = submit(args.ingest_url, args.token, ticket)
         print(f"submitted {answer['priority']:<6} → 202 {answer['message']}")
         tid, priority = answer["ticket_id"], answer["priority"]
-        found = wait_for(lambda: finders[priority](tid), args.timeout)
+        found = wait_for(lambda p=priority, t=tid: finders[p](t), args.timeout)
         if found:
             print(f"  landed in {destinations[priority]}: {found}")
         else:

@@ -169,30 +169,46 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             if self.local_aws:
-                self._launch(Service(
-                    "aws",
-                    [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
-                    lambda _: http_answers(self.url(self.ports.aws) + "/moto-api/"),
-                ))
+                self._launch(
+                    Service(
+                        "aws",
+                        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
+                        lambda _: http_answers(self.url(self.ports.aws) + "/moto-api/"),
+                    )
+                )
             self.provision()
             if self.local_slack:
-                self._launch(Service(
-                    "standin-slack",
-                    [PYTHON, "-m", "standins", "slack", "--port", str(self.ports.slack)],
-                    lambda _: http_ok(self.url(self.ports.slack) + "/_fake/requests"),
-                ))
+                self._launch(
+                    Service(
+                        "standin-slack",
+                        [PYTHON, "-m", "standins", "slack", "--port", str(self.ports.slack)],
+                        lambda _: http_ok(self.url(self.ports.slack) + "/_fake/requests"),
+                    )
+                )
             if self.local_trello:
-                self._launch(Service(
-                    "standin-trello",
-                    [PYTHON, "-m", "standins", "trello", "--port", str(self.ports.trello)],
-                    lambda _: http_ok(self.url(self.ports.trello) + "/_fake/requests"),
-                ))
-            self._launch(Service(
-                "ingest",
-                [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "ingest" / "gunicorn.conf.py"),
-                 "-b", f"127.0.0.1:{self.ports.ingest}", "ingest:create_app()"],
-                lambda _: http_ok(self.ingest_url + "/readyz"),
-            ))
+                self._launch(
+                    Service(
+                        "standin-trello",
+                        [PYTHON, "-m", "standins", "trello", "--port", str(self.ports.trello)],
+                        lambda _: http_ok(self.url(self.ports.trello) + "/_fake/requests"),
+                    )
+                )
+            self._launch(
+                Service(
+                    "ingest",
+                    [
+                        PYTHON,
+                        "-m",
+                        "gunicorn",
+                        "-c",
+                        str(ROOT / "ingest" / "gunicorn.conf.py"),
+                        "-b",
+                        f"127.0.0.1:{self.ports.ingest}",
+                        "ingest:create_app()",
+                    ],
+                    lambda _: http_ok(self.ingest_url + "/readyz"),
+                )
+            )
             for module in ("worker_slack", "worker_trello", "worker_s3"):
                 self.start_worker(module)
         except BaseException:
@@ -208,8 +224,12 @@ class Stack:
 
     def provision(self) -> None:
         result = subprocess.run(
-            [PYTHON, "-m", "ticketrouter.provision"], env=self.env, cwd=ROOT,
-            capture_output=True, text=True, timeout=START_TIMEOUT_SECONDS,
+            [PYTHON, "-m", "ticketrouter.provision"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_SECONDS,
         )
         (self.log_dir / "provision.log").write_text(result.stderr + result.stdout)
         if result.returncode != 0:
@@ -219,8 +239,13 @@ class Stack:
         service.log_path = self.log_dir / f"{service.name}.log"
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen(
-                service.argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent,
+                service.argv,
+                env=self.env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent,
             )
         self.services.append(service)
 
@@ -282,8 +307,10 @@ def describe(stack: Stack) -> str:
         "Ticket router is running (Ctrl-C stops everything).",
         "",
         f"  ingest API      {stack.ingest_url}   (POST /tickets, GET /healthz, GET /readyz)",
-        f"  Slack           {env['SLACK_API_URL']}" + ("   stand-in page: " + stack.url(stack.ports.slack) if stack.local_slack else ""),
-        f"  Trello          {env['TRELLO_API_URL']}" + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
+        f"  Slack           {env['SLACK_API_URL']}"
+        + ("   stand-in page: " + stack.url(stack.ports.slack) if stack.local_slack else ""),
+        f"  Trello          {env['TRELLO_API_URL']}"
+        + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
         f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}" + ("   (moto server)" if stack.local_aws else ""),
         f"  logs            {stack.log_dir}/",
         "",
@@ -296,7 +323,7 @@ def describe(stack: Stack) -> str:
         "Try it:  make demo",
         f"   or:   curl -s -X POST {stack.ingest_url}/tickets -H 'Authorization: Bearer {stack.token}' \\",
         "              -H 'Content-Type: application/json' \\",
-        "              -d '{\"title\": \"Printer on fire\", \"priority\": \"high\", \"description\": \"Third floor\"}'",
+        '              -d \'{"title": "Printer on fire", "priority": "high", "description": "Third floor"}\'',
     ]
     return "\n".join(lines)
 
@@ -315,8 +342,11 @@ def main() -> int:
         while not (crashed := stack.crashed()):
             time.sleep(0.5)
         for service in crashed:
-            print(f"\n{service.name} exited with {service.process.returncode}; last log lines:\n"
-                  f"{service.log_text()[-2000:]}", file=sys.stderr)
+            print(
+                f"\n{service.name} exited with {service.process.returncode}; last log lines:\n"
+                f"{service.log_text()[-2000:]}",
+                file=sys.stderr,
+            )
         return 1
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)

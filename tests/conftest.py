@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 # Variables that would point a test at a real service, or change the defaults it relies on.
 _OUTSIDE_ENV = (
-    "AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
-    "QUEUE_HIGH", "QUEUE_MEDIUM", "QUEUE_LOW", "TICKETS_BUCKET", "INGEST_API_TOKEN",
-    "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
-    "TRELLO_KEY", "TRELLO_TOKEN", "TRELLO_LIST_ID", "TRELLO_API_URL", "LOG_LEVEL",
+    "AWS_ENDPOINT_URL",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "QUEUE_HIGH",
+    "QUEUE_MEDIUM",
+    "QUEUE_LOW",
+    "TICKETS_BUCKET",
+    "INGEST_API_TOKEN",
+    "SLACK_BOT_TOKEN",
+    "SLACK_CHANNEL",
+    "SLACK_API_URL",
+    "TRELLO_KEY",
+    "TRELLO_TOKEN",
+    "TRELLO_LIST_ID",
+    "TRELLO_API_URL",
+    "LOG_LEVEL",
 )
 
 

@@ -72,8 +72,11 @@ class Router:
 
     def aws(self, service: str) -> Any:
         return boto3.client(
-            service, endpoint_url=self.stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            service,
+            endpoint_url=self.stack.env["AWS_ENDPOINT_URL"],
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
             config=Config(s3={"addressing_style": "path"}),
         )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -41,26 +40,52 @@ def alive(pid: int) -> bool:
 def test_dev_stack_runs_the_demo_and_stops_every_process_on_ctrl_c(tmp_path):
     ports = free_ports()
     env = stack_env()
-    env.update(DEV_AWS_PORT=str(ports.aws), INGEST_PORT=str(ports.ingest),
-               SLACK_STANDIN_PORT=str(ports.slack), TRELLO_STANDIN_PORT=str(ports.trello))
+    env.update(
+        DEV_AWS_PORT=str(ports.aws),
+        INGEST_PORT=str(ports.ingest),
+        SLACK_STANDIN_PORT=str(ports.slack),
+        TRELLO_STANDIN_PORT=str(ports.trello),
+    )
     output = tmp_path / "dev.out"
     with output.open("w") as out:
-        dev = subprocess.Popen([sys.executable, "scripts/devstack.py"], cwd=ROOT, env=env,
-                               stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        dev = subprocess.Popen(
+            [sys.executable, "scripts/devstack.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
-        wait_until(lambda: "Ticket router is running" in output.read_text() or dev.poll() is not None,
-                   120, "make dev")
+        wait_until(
+            lambda: "Ticket router is running" in output.read_text() or dev.poll() is not None,
+            120,
+            "make dev",
+        )
         assert dev.poll() is None, output.read_text()
         banner = output.read_text()
         assert f"http://127.0.0.1:{ports.ingest}" in banner and "make demo" in banner
 
         demo = subprocess.run(
-            [sys.executable, "scripts/demo.py", "--ingest-url", f"http://127.0.0.1:{ports.ingest}",
-             "--token", env["INGEST_API_TOKEN"],
-             "--slack-standin", f"http://127.0.0.1:{ports.slack}",
-             "--trello-standin", f"http://127.0.0.1:{ports.trello}",
-             "--aws-endpoint", f"http://127.0.0.1:{ports.aws}"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "scripts/demo.py",
+                "--ingest-url",
+                f"http://127.0.0.1:{ports.ingest}",
+                "--token",
+                env["INGEST_API_TOKEN"],
+                "--slack-standin",
+                f"http://127.0.0.1:{ports.slack}",
+                "--trello-standin",
+                f"http://127.0.0.1:{ports.trello}",
+                "--aws-endpoint",
+                f"http://127.0.0.1:{ports.aws}",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "landed in Slack" in demo.stdout

@@ -37,7 +37,9 @@ def test_each_priority_lands_at_its_destination_exactly_once_with_content_intact
             response = router.submit(ticket)
             assert response.status_code == 202, response.text
             sent[response.json()["ticket_id"]] = {**ticket, "priority": response.json()["priority"]}
-    by_priority = {p: {tid for tid, t in sent.items() if t["priority"] == p} for p in ("high", "medium", "low")}
+    by_priority = {
+        p: {tid for tid, t in sent.items() if t["priority"] == p} for p in ("high", "medium", "low")
+    }
 
     def slack_ids():
         return [tid for post in router.slack_posts() for tid in sent if tid in post["body"]["text"]]
@@ -46,8 +48,11 @@ def test_each_priority_lands_at_its_destination_exactly_once_with_content_intact
         return [tid for card in router.trello_cards() for tid in sent if tid in card["body"]["desc"]]
 
     def s3_tickets():
-        return {t.id: t for t in (Ticket.from_message(body.decode()) for body in router.s3_objects().values())
-                if t.id in sent}
+        return {
+            t.id: t
+            for t in (Ticket.from_message(body.decode()) for body in router.s3_objects().values())
+            if t.id in sent
+        }
 
     router.wait_for(lambda: set(slack_ids()) == by_priority["high"], what="high tickets in Slack")
     router.wait_for(lambda: set(trello_ids()) == by_priority["medium"], what="medium tickets in Trello")
@@ -110,13 +115,17 @@ def test_a_stopped_worker_loses_nothing_and_exits_cleanly_on_sigterm(router: Rou
     assert router.stack.stop_service(worker, signal.SIGTERM) == 0  # 0, not killed: it left the poll
     assert '"message": "consumer stopped"' in worker.log_text()
 
-    response = router.submit({"title": unique("while down"), "priority": "high", "description": "wait for me"})
+    response = router.submit(
+        {"title": unique("while down"), "priority": "high", "description": "wait for me"}
+    )
     tid = response.json()["ticket_id"]
     router.wait_for(lambda: router.queue_counts(Priority.HIGH) == (1, 0), what="ticket waiting on the queue")
     assert not any(tid in p["body"]["text"] for p in router.slack_posts())
 
     router.stack.start_worker("worker_slack")
-    router.wait_for(lambda: any(tid in p["body"]["text"] for p in router.slack_posts()), what="delivery after restart")
+    router.wait_for(
+        lambda: any(tid in p["body"]["text"] for p in router.slack_posts()), what="delivery after restart"
+    )
     assert sum(tid in p["body"]["text"] for p in router.slack_posts()) == 1
 
 
@@ -127,12 +136,16 @@ def test_a_poison_message_is_parked_with_a_reason_and_the_worker_carries_on(rout
     sqs.send_message(QueueUrl=url, MessageBody='{"not": "a ticket"}')
     router.wait_for(lambda: router.queue_counts(priority, dlq=True)[0] >= 1, what="poison parked")
     dlq = sqs.get_queue_url(QueueName=f"tickets-{priority.value}-dlq")["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])["Messages"]
+    messages = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
     poison = [m for m in messages if m["Body"] == '{"not": "a ticket"}']
     assert poison and "not a ticket envelope" in poison[0]["MessageAttributes"]["park_reason"]["StringValue"]
     for m in messages:
         sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
-    tid = router.submit({"title": unique("after poison"), "priority": priority.value, "description": "d"}).json()["ticket_id"]
+    tid = router.submit(
+        {"title": unique("after poison"), "priority": priority.value, "description": "d"}
+    ).json()["ticket_id"]
     router.wait_for(lambda: router.queue_counts(priority) == (0, 0), what="worker still draining")
     assert tid
 

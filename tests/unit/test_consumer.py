@@ -101,7 +101,11 @@ def test_a_permanent_failure_is_parked_with_its_reason(sqs, queues):
 
 @pytest.mark.parametrize(
     "body",
-    ["not json at all", json.dumps({"hello": "world"}), json.dumps({**json.loads(ticket().to_message()), "schema_version": 9})],
+    [
+        "not json at all",
+        json.dumps({"hello": "world"}),
+        json.dumps({**json.loads(ticket().to_message()), "schema_version": 9}),
+    ],
 )
 def test_a_poison_message_goes_to_the_dlq_at_once_and_does_not_block_the_batch(sqs, queues, body):
     good = ticket("good")

@@ -10,8 +10,8 @@ import pytest
 from moto import mock_aws
 
 from ingest import create_app
-from ticketrouter.ticket import Priority, Ticket
 from tests.support import dead_endpoint
+from ticketrouter.ticket import Priority, Ticket
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -76,8 +76,14 @@ def test_each_priority_reaches_its_own_queue(client, aws, priority, queue):
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"},
-     {"Authorization": "Bearer " + TOKEN + "x"}, {"Authorization": "Bearer ünïcode"}],
+    [
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer " + TOKEN + "x"},
+        {"Authorization": "Bearer ünïcode"},
+    ],
 )
 def test_missing_or_wrong_token_is_401_and_nothing_is_queued(client, aws, headers):
     response = post(client, VALID, headers=headers)
@@ -102,7 +108,10 @@ def test_json_with_charset_is_accepted(client):
 def test_body_over_64_kib_is_413(client, aws):
     response = post(client, {**VALID, "description": "x" * (64 * 1024)})
     assert response.status_code == 413
-    assert response.get_json() == {"error": "payload_too_large", "message": "request body exceeds 65536 bytes"}
+    assert response.get_json() == {
+        "error": "payload_too_large",
+        "message": "request body exceeds 65536 bytes",
+    }
     assert queued(aws) == {"high": [], "medium": [], "low": []}
 
 

@@ -63,7 +63,9 @@ def test_queue_names_and_receive_count_follow_settings(aws):
 def test_get_or_create_returns_none_only_for_a_missing_queue():
     sqs = boto3.client("sqs", region_name="us-east-1")
     with Stubber(sqs) as stub:
-        stub.add_client_error("get_queue_url", "AWS.SimpleQueueService.NonExistentQueue", http_status_code=400)
+        stub.add_client_error(
+            "get_queue_url", "AWS.SimpleQueueService.NonExistentQueue", http_status_code=400
+        )
         assert find_queue_url(sqs, "absent") is None
         stub.add_client_error("get_queue_url", "AccessDenied", http_status_code=403)
         with pytest.raises(ClientError, match="AccessDenied"):

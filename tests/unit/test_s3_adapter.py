@@ -22,7 +22,9 @@ def s3():
 
 
 def make_ticket() -> Ticket:
-    return Ticket.from_submission(parse_submission({"title": "Typo", "priority": "low", "description": "recieve"}))
+    return Ticket.from_submission(
+        parse_submission({"title": "Typo", "priority": "low", "description": "recieve"})
+    )
 
 
 def test_key_is_dated_by_creation_and_named_by_id():
@@ -46,7 +48,9 @@ def test_delivering_twice_leaves_one_object(s3):
     destination.deliver(ticket)
     destination.deliver(ticket)
     assert s3.list_objects_v2(Bucket="tickets")["KeyCount"] == 1
-    assert json.loads(s3.get_object(Bucket="tickets", Key=object_key(ticket))["Body"].read())["id"] == ticket.id
+    assert (
+        json.loads(s3.get_object(Bucket="tickets", Key=object_key(ticket))["Body"].read())["id"] == ticket.id
+    )
 
 
 def test_missing_bucket_is_permanent(s3):

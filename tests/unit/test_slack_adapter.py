@@ -33,12 +33,18 @@ def destination(standin):
 
 
 def posts(standin, status=200):
-    return [e for e in requests.get(f"{standin}/_fake/requests", timeout=5).json()
-            if e["path"] == "/api/chat.postMessage" and e["status"] == status]
+    return [
+        e
+        for e in requests.get(f"{standin}/_fake/requests", timeout=5).json()
+        if e["path"] == "/api/chat.postMessage" and e["status"] == status
+    ]
 
 
 def test_escaping_defuses_mentions_and_links():
-    assert escape_mrkdwn("<!channel> & <http://evil|click>") == "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;"
+    assert (
+        escape_mrkdwn("<!channel> & <http://evil|click>")
+        == "&lt;!channel&gt; &amp; &lt;http://evil|click&gt;"
+    )
 
 
 def test_long_descriptions_are_split_into_sections_without_losing_text():
@@ -77,14 +83,19 @@ def test_rate_limit_is_retried_after_retry_after(standin, destination):
 
 @pytest.mark.parametrize("error", ["channel_not_found", "invalid_auth", "not_in_channel"])
 def test_permanent_slack_errors_raise_permanent(standin, destination, error):
-    requests.post(f"{standin}/_fake/fail", json={"status": 200, "body": {"ok": False, "error": error}}, timeout=5)
+    requests.post(
+        f"{standin}/_fake/fail", json={"status": 200, "body": {"ok": False, "error": error}}, timeout=5
+    )
     with pytest.raises(PermanentDeliveryError, match=error):
         destination.deliver(make_ticket())
 
 
 def test_server_errors_are_transient(standin, destination):
-    requests.post(f"{standin}/_fake/fail", json={"status": 500, "body": {"ok": False, "error": "fatal_error"}},
-                  timeout=5)
+    requests.post(
+        f"{standin}/_fake/fail",
+        json={"status": 500, "body": {"ok": False, "error": "fatal_error"}},
+        timeout=5,
+    )
     with pytest.raises(SlackApiError) as caught:
         destination.deliver(make_ticket())
     assert not isinstance(caught.value, PermanentDeliveryError)
@@ -92,7 +103,10 @@ def test_server_errors_are_transient(standin, destination):
 
 def test_check_verifies_the_token(standin, destination):
     destination.check()
-    requests.post(f"{standin}/_fake/fail", json={"status": 200, "body": {"ok": False, "error": "invalid_auth"}},
-                  timeout=5)
+    requests.post(
+        f"{standin}/_fake/fail",
+        json={"status": 200, "body": {"ok": False, "error": "invalid_auth"}},
+        timeout=5,
+    )
     with pytest.raises(PermanentDeliveryError):
         destination.check()

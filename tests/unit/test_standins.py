@@ -29,10 +29,17 @@ def recorded(url):
 
 def test_requests_are_recorded_oldest_first_with_parsed_bodies(slack_url):
     before = time.time()
-    requests.post(f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "one"},
-                  headers={"Authorization": "Bearer xoxb-1"}, timeout=5)
-    requests.post(f"{slack_url}/api/chat.postMessage?x=1", data={"channel": "C1", "text": "two", "token": "t"},
-                  timeout=5)
+    requests.post(
+        f"{slack_url}/api/chat.postMessage",
+        json={"channel": "C1", "text": "one"},
+        headers={"Authorization": "Bearer xoxb-1"},
+        timeout=5,
+    )
+    requests.post(
+        f"{slack_url}/api/chat.postMessage?x=1",
+        data={"channel": "C1", "text": "two", "token": "t"},
+        timeout=5,
+    )
     first, second = recorded(slack_url)
     assert set(first) >= {"method", "path", "query", "body", "received_at"}
     assert first["method"] == "POST" and first["path"] == "/api/chat.postMessage"
@@ -50,17 +57,24 @@ def test_delete_clears_the_record(slack_url):
 
 def test_slack_answers_like_slack(slack_url):
     auth = {"Authorization": "Bearer xoxb-1"}
-    ok = requests.post(f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "hi"},
-                       headers=auth, timeout=5).json()
+    ok = requests.post(
+        f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "hi"}, headers=auth, timeout=5
+    ).json()
     assert ok["ok"] is True and ok["channel"] == "C1" and ok["ts"]
-    no_auth = requests.post(f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "hi"}, timeout=5)
+    no_auth = requests.post(
+        f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "hi"}, timeout=5
+    )
     assert no_auth.status_code == 200 and no_auth.json() == {"ok": False, "error": "not_authed"}
-    no_text = requests.post(f"{slack_url}/api/chat.postMessage", json={"channel": "C1"}, headers=auth, timeout=5)
+    no_text = requests.post(
+        f"{slack_url}/api/chat.postMessage", json={"channel": "C1"}, headers=auth, timeout=5
+    )
     assert no_text.json()["error"] == "no_text"
 
 
 def test_planned_failures_answer_the_next_calls_then_stop(slack_url):
-    plan = requests.post(f"{slack_url}/_fake/fail", json={"status": 429, "count": 2, "retry_after": 3}, timeout=5)
+    plan = requests.post(
+        f"{slack_url}/_fake/fail", json={"status": 429, "count": 2, "retry_after": 3}, timeout=5
+    )
     assert plan.status_code == 201
     answers = [
         requests.post(f"{slack_url}/api/auth.test", headers={"Authorization": "Bearer x"}, timeout=5)
@@ -74,7 +88,9 @@ def test_planned_failures_answer_the_next_calls_then_stop(slack_url):
 
 def test_a_failure_without_count_lasts_until_cleared(trello_url):
     requests.post(f"{trello_url}/_fake/fail", json={"status": 503, "count": None}, timeout=5)
-    assert all(requests.get(f"{trello_url}/1/lists/L?key=k&token=t", timeout=5).status_code == 503 for _ in range(3))
+    assert all(
+        requests.get(f"{trello_url}/1/lists/L?key=k&token=t", timeout=5).status_code == 503 for _ in range(3)
+    )
     requests.delete(f"{trello_url}/_fake/fail", timeout=5)
     assert requests.get(f"{trello_url}/1/lists/L?key=k&token=t", timeout=5).status_code == 200
 
@@ -85,8 +101,9 @@ def test_a_bad_failure_plan_is_400(slack_url):
 
 def test_trello_creates_cards_with_header_or_query_auth(trello_url):
     header = {"Authorization": 'OAuth oauth_consumer_key="k", oauth_token="t"'}
-    card = requests.post(f"{trello_url}/1/cards", json={"idList": "L1", "name": "n", "desc": "d"},
-                         headers=header, timeout=5).json()
+    card = requests.post(
+        f"{trello_url}/1/cards", json={"idList": "L1", "name": "n", "desc": "d"}, headers=header, timeout=5
+    ).json()
     assert (card["idList"], card["name"], card["desc"]) == ("L1", "n", "d")
     assert card["shortUrl"].startswith(trello_url)
     by_query = requests.post(f"{trello_url}/1/cards?key=k&token=t&idList=L2&name=q", timeout=5)
@@ -98,8 +115,11 @@ def test_trello_creates_cards_with_header_or_query_auth(trello_url):
 
 
 def test_html_page_lists_received_items_escaped(trello_url):
-    requests.post(f"{trello_url}/1/cards?key=k&token=t", json={"idList": "L", "name": "<script>x</script>", "desc": "d"},
-                  timeout=5)
+    requests.post(
+        f"{trello_url}/1/cards?key=k&token=t",
+        json={"idList": "L", "name": "<script>x</script>", "desc": "d"},
+        timeout=5,
+    )
     page = requests.get(trello_url, timeout=5)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "&lt;script&gt;x&lt;/script&gt;" in page.text

@@ -32,10 +32,20 @@ def errors_for(**changes) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("high", Priority.HIGH), ("High", Priority.HIGH), ("HIGH", Priority.HIGH), (" high ", Priority.HIGH),
-        ("medium", Priority.MEDIUM), ("Medium", Priority.MEDIUM), ("low", Priority.LOW), ("LOW", Priority.LOW),
-        ("1", Priority.HIGH), ("2", Priority.MEDIUM), ("3", Priority.LOW),
-        (1, Priority.HIGH), (2, Priority.MEDIUM), (3, Priority.LOW),
+        ("high", Priority.HIGH),
+        ("High", Priority.HIGH),
+        ("HIGH", Priority.HIGH),
+        (" high ", Priority.HIGH),
+        ("medium", Priority.MEDIUM),
+        ("Medium", Priority.MEDIUM),
+        ("low", Priority.LOW),
+        ("LOW", Priority.LOW),
+        ("1", Priority.HIGH),
+        ("2", Priority.MEDIUM),
+        ("3", Priority.LOW),
+        (1, Priority.HIGH),
+        (2, Priority.MEDIUM),
+        (3, Priority.LOW),
     ],
 )
 def test_priority_accepts_card_and_flow_spellings(given, expected):
@@ -61,8 +71,10 @@ def test_text_fields_are_trimmed():
         ({"title": 42}, {"title": "must be a string"}),
         ({"description": ...}, {"description": "is required"}),
         ({"description": ""}, {"description": "must not be empty"}),
-        ({"description": "x" * (DESCRIPTION_MAX + 1)},
-         {"description": f"must be at most {DESCRIPTION_MAX} characters"}),
+        (
+            {"description": "x" * (DESCRIPTION_MAX + 1)},
+            {"description": f"must be at most {DESCRIPTION_MAX} characters"},
+        ),
         ({"priority": ...}, {"priority": "is required"}),
         ({"requester": 7}, {"requester": "must be a JSON object"}),
     ],
@@ -79,9 +91,7 @@ def test_every_bad_field_is_reported_at_once():
 
 
 def test_limits_are_inclusive():
-    submission = parse_submission(
-        {**VALID, "title": "t" * TITLE_MAX, "description": "d" * DESCRIPTION_MAX}
-    )
+    submission = parse_submission({**VALID, "title": "t" * TITLE_MAX, "description": "d" * DESCRIPTION_MAX})
     assert len(submission.title) == TITLE_MAX and len(submission.description) == DESCRIPTION_MAX
 
 
@@ -121,7 +131,11 @@ def test_two_tickets_never_share_an_id():
 
 @pytest.mark.parametrize(
     "body",
-    ["not json", "{}", json.dumps({**VALID, "id": "x", "created_at": "2026-01-01T00:00:00Z", "schema_version": 2})],
+    [
+        "not json",
+        "{}",
+        json.dumps({**VALID, "id": "x", "created_at": "2026-01-01T00:00:00Z", "schema_version": 2}),
+    ],
 )
 def test_a_body_that_is_not_a_ticket_envelope_is_rejected(body):
     with pytest.raises(ValidationError):

@@ -25,14 +25,19 @@ def destination(url, **kwargs) -> TrelloDestination:
 
 
 def make_ticket() -> Ticket:
-    return Ticket.from_submission(parse_submission(
-        {"title": "VPN drops", "priority": "medium", "description": "Every hour", "requester": "Jane"}
-    ))
+    return Ticket.from_submission(
+        parse_submission(
+            {"title": "VPN drops", "priority": "medium", "description": "Every hour", "requester": "Jane"}
+        )
+    )
 
 
 def cards(url, status=200):
-    return [e for e in requests.get(f"{url}/_fake/requests", timeout=5).json()
-            if e["path"] == "/1/cards" and e["status"] == status]
+    return [
+        e
+        for e in requests.get(f"{url}/_fake/requests", timeout=5).json()
+        if e["path"] == "/1/cards" and e["status"] == status
+    ]
 
 
 def test_deliver_creates_one_card_with_ticket_details_and_returns_its_url(standin):

@@ -26,9 +26,7 @@ class RouterSettings(BaseSettings):
         env_ignore_empty=True, extra="ignore", populate_by_name=True, frozen=True
     )
 
-    aws_region: str = Field(
-        "us-east-1", validation_alias=AliasChoices("aws_region", "aws_default_region")
-    )
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("aws_region", "aws_default_region"))
     # Unset means real AWS; botocore honours the same variable on its own.
     aws_endpoint_url: str | None = None
     queue_high: str = "tickets-high"
@@ -49,8 +47,7 @@ class RouterSettings(BaseSettings):
             return cls(**overrides)
         except ValidationError as error:
             problems = [
-                f"{'.'.join(str(p) for p in item['loc']).upper()}: {item['msg']}"
-                for item in error.errors()
+                f"{'.'.join(str(p) for p in item['loc']).upper()}: {item['msg']}" for item in error.errors()
             ]
             raise ConfigurationError("; ".join(problems)) from None
 

@@ -118,7 +118,9 @@ class Consumer:
         try:
             ticket = Ticket.from_message(message["Body"])
         except ValidationError as error:
-            reason = f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
+            reason = (
+                f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
+            )
             log.error("poison message", extra={"message_id": message["MessageId"], "reason": reason})
             return self.park(message, reason)
         with bound_ticket(ticket.id):
@@ -135,9 +137,7 @@ class Consumer:
             )
             return self.park(message, f"{self.destination.name} refused: {error}")
         except Exception as error:  # noqa: BLE001 — any other adapter failure is transient: retry later
-            delay = compute_backoff(
-                attempt, self.options.retry_base_seconds, self.options.retry_max_seconds
-            )
+            delay = compute_backoff(attempt, self.options.retry_base_seconds, self.options.retry_max_seconds)
             log.warning(
                 "delivery failed; will retry",
                 exc_info=error,

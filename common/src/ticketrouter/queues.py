@@ -81,9 +81,9 @@ def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: 
         {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
         reconcile,
     )
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     url = ensure_queue(sqs, name, queue_attributes(settings, dlq_arn), reconcile)
     return QueuePair(url=url, dlq_url=dlq_url)
 
@@ -101,9 +101,7 @@ class QueueDirectory:
         with self._lock:
             if priority not in self._pairs:
                 name = self._settings.queue_name(priority)
-                self._pairs[priority] = ensure_queue_pair(
-                    self._sqs, self._settings, name, reconcile=False
-                )
+                self._pairs[priority] = ensure_queue_pair(self._sqs, self._settings, name, reconcile=False)
             return self._pairs[priority]
 
     def send(self, ticket: Ticket) -> str:

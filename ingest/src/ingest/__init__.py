@@ -66,4 +66,6 @@ def resolve_queues(app: Flask) -> None:
         try:
             queues.pair(priority)
         except (BotoCoreError, ClientError) as error:
-            log.warning("queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)})
+            log.warning(
+                "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
+            )

@@ -14,9 +14,7 @@ def require_bearer_token() -> None:
     expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # compare_digest on bytes: constant time whatever the input, and safe for non-ASCII.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        presented.strip().encode(), expected.encode()
-    ):
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
         raise ApiError(
             401,
             "unauthorized",

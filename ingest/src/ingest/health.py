@@ -34,6 +34,4 @@ def readyz():
             report[priority.value] = error_code(error) or type(error).__name__
             log.warning("queue not ready", extra={"priority": priority.value, "error": str(error)})
     ready = all(state == "ok" for state in report.values())
-    return jsonify({"status": "ready" if ready else "unavailable", "queues": report}), (
-        200 if ready else 503
-    )
+    return jsonify({"status": "ready" if ready else "unavailable", "queues": report}), (200 if ready else 503)

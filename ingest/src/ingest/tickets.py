@@ -40,9 +40,7 @@ def read_json_body() -> Any:
     try:
         raw = request.get_data(cache=False)
     except RequestEntityTooLarge:
-        raise ApiError(
-            413, "payload_too_large", f"request body exceeds {limit} bytes"
-        ) from None
+        raise ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes") from None
     try:
         return json.loads(raw)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
@@ -62,7 +60,9 @@ def submit_ticket():
     payload = read_json_body()
     if not isinstance(payload, dict):
         raise ApiError(
-            422, "validation_failed", "body must be a JSON object",
+            422,
+            "validation_failed",
+            "body must be a JSON object",
             fields={"body": "must be a JSON object"},
         )
     try:

@@ -30,8 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="0 picks a free port (default 9001 slack, 9002 trello)")
     args = parser.parse_args(argv)
     create_app, default_port = APPS[args.service]
-    port = args.port if args.port is not None else int(
-        os.environ.get(f"{args.service.upper()}_STANDIN_PORT", default_port)
+    port = (
+        args.port
+        if args.port is not None
+        else int(os.environ.get(f"{args.service.upper()}_STANDIN_PORT", default_port))
     )
     configure_logging(f"standin-{args.service}", os.environ.get("LOG_LEVEL", "INFO"))
     server = make_server(args.host, port, create_app(), threaded=True)

@@ -158,10 +158,7 @@ def create_standin_app(
 
     @app.get("/")
     def page():
-        entries = [
-            (entry, *summarize(entry))
-            for entry in reversed(_recorder().requests())
-        ]
+        entries = [(entry, *summarize(entry)) for entry in reversed(_recorder().requests())]
         return render_template("requests.html", name=name, entries=entries)
 
     return app

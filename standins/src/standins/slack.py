@@ -33,8 +33,15 @@ def auth_test():
     if not _token():
         return _fail("not_authed")
     return jsonify(
-        {"ok": True, "url": request.host_url, "team": "Stand-in", "user": "ticket-router",
-         "team_id": "T00000000", "user_id": "U00000000", "bot_id": "B00000000"}
+        {
+            "ok": True,
+            "url": request.host_url,
+            "team": "Stand-in",
+            "user": "ticket-router",
+            "team_id": "T00000000",
+            "user_id": "U00000000",
+            "bot_id": "B00000000",
+        }
     )
 
 
@@ -53,8 +60,12 @@ def post_message():
     # Unique, increasing, in Slack's "seconds.micro" shape.
     ts = f"{int(time.time())}.{next(_ts_counter):06d}"
     return jsonify(
-        {"ok": True, "channel": body["channel"], "ts": ts,
-         "message": {"type": "message", "text": body.get("text", ""), "blocks": blocks or [], "ts": ts}}
+        {
+            "ok": True,
+            "channel": body["channel"],
+            "ts": ts,
+            "message": {"type": "message", "text": body.get("text", ""), "blocks": blocks or [], "ts": ts},
+        }
     )
 
 
@@ -74,9 +85,7 @@ def summarize(entry: dict[str, Any]) -> tuple[str, str]:
     body = entry["body"] if isinstance(entry["body"], dict) else {}
     blocks = body.get("blocks") or []
     header = next((b["text"]["text"] for b in blocks if b.get("type") == "header"), "")
-    sections = [
-        b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b
-    ]
+    sections = [b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b]
     return header or body.get("text", ""), "\n".join([f"channel: {body.get('channel', '')}", *sections])
 
 

@@ -39,7 +39,9 @@ def trello_session(max_retries: int, backoff_factor: float = 1.0) -> requests.Se
 
 def card_description(ticket: Ticket) -> str:
     requester = ticket.requester.display() if ticket.requester else "not given"
-    footer = f"\n\n---\nTicket id: {ticket.id}\nRequester: {requester}\nSubmitted: {ticket.created_at.isoformat()}"
+    footer = (
+        f"\n\n---\nTicket id: {ticket.id}\nRequester: {requester}\nSubmitted: {ticket.created_at.isoformat()}"
+    )
     return ticket.description[: DESC_MAX - len(footer)] + footer
 
 
@@ -69,9 +71,7 @@ class TrelloDestination:
             method, f"{self.base_url}{path}", headers=self._auth, timeout=self.timeout, **kwargs
         )
         if response.status_code in PERMANENT_STATUSES:
-            raise PermanentDeliveryError(
-                f"{method} {path} → {response.status_code}: {response.text[:200]}"
-            )
+            raise PermanentDeliveryError(f"{method} {path} → {response.status_code}: {response.text[:200]}")
         response.raise_for_status()
         return response.json()
 
