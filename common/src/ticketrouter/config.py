@@ -3,14 +3,19 @@
 Each setting is read from the environment variable of the same name in upper case
 (``queue_high`` ← ``QUEUE_HIGH``); empty variables count as unset. Secrets are
 ``SecretStr`` so they never appear in a repr or a log line.
+
+Plain pydantic rather than pydantic-settings: provisioning also runs as a LocalStack
+init hook, inside LocalStack's own interpreter, which has pydantic and boto3 but
+nothing else of ours.
 """
 
 from __future__ import annotations
 
-from typing import Any, Self
+import os
+from collections.abc import Mapping
+from typing import Any, ClassVar, Self
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from ticketrouter.ticket import Priority
 
@@ -19,14 +24,16 @@ class ConfigurationError(Exception):
     """A required variable is missing or a value is invalid; the message names them."""
 
 
-class RouterSettings(BaseSettings):
+class RouterSettings(BaseModel):
     """Settings every service shares: AWS, queue names, bucket, logging."""
 
-    model_config = SettingsConfigDict(
-        env_ignore_empty=True, extra="ignore", populate_by_name=True, frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Settings read from more than their own upper-case name, first match wins.
+    env_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "aws_region": ("AWS_REGION", "AWS_DEFAULT_REGION"),
+    }
 
-    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("aws_region", "aws_default_region"))
+    aws_region: str = "us-east-1"
     # Unset means real AWS; botocore honours the same variable on its own.
     aws_endpoint_url: str | None = None
     queue_high: str = "tickets-high"
@@ -38,13 +45,21 @@ class RouterSettings(BaseSettings):
     log_level: str = "INFO"
 
     @classmethod
-    def load(cls, **overrides: Any) -> Self:
-        """Read defaults and the environment, then apply the given overrides.
+    def load(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """Read defaults and the environment (os.environ unless given), then apply overrides.
 
         Raises ConfigurationError naming each bad variable.
         """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            for variable in cls.env_names.get(name, (name.upper(),)):
+                if env.get(variable):
+                    values[name] = env[variable]
+                    break
+        values.update(overrides)
         try:
-            return cls(**overrides)
+            return cls.model_validate(values)
         except ValidationError as error:
             problems = [
                 f"{'.'.join(str(p) for p in item['loc']).upper()}: {item['msg']}" for item in error.errors()

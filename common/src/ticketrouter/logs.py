@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import sys
 from collections.abc import Iterable, Iterator
-
-from pythonjsonlogger.json import JsonFormatter
+from datetime import UTC, datetime
 
 _ticket_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("ticket_id", default=None)
 
@@ -57,15 +57,36 @@ class _SecretScrubber(logging.Filter):
         return True
 
 
+# Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
+_RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: ts, level, logger, service, message, then the extras."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="microseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "service": self.service,
+            "message": record.getMessage(),
+        }
+        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_ATTRIBUTES)
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exc_info"] = record.exc_text
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
 def json_formatter(service: str) -> logging.Formatter:
-    """The formatter every process uses: ts, level, logger, service, message, extras."""
-    return JsonFormatter(
-        "{levelname}{name}{message}",
-        style="{",
-        rename_fields={"levelname": "level", "name": "logger"},
-        static_fields={"service": service},
-        timestamp="ts",  # ISO 8601, UTC, microseconds
-    )
+    """The formatter every process uses (also named by gunicorn's logconfig_dict)."""
+    return JsonFormatter(service)
 
 
 def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] = ()) -> None:
