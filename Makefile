@@ -9,10 +9,15 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 PACKAGES := common ingest worker-slack worker-trello worker-s3 standins
 
-.PHONY: help venv dev demo provision test test-unit test-system lint constraints clean
+COMPOSE ?= docker compose
+# Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
+export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
+
+.PHONY: help venv dev demo provision provision-aws test test-unit test-system test-containers lint \
+	up down logs ps tunnel constraints clean
 
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required and none was found on PATH" >&2; exit 1; }
@@ -31,6 +36,26 @@ demo: venv ## Submit one ticket per priority to a running stack and show where e
 provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
 	$(PY) -m ticketrouter.provision
 
+provision-aws: venv ## The same provisioning against real AWS (credentials from the usual boto3 chain)
+	env -u AWS_ENDPOINT_URL $(PY) -m ticketrouter.provision
+
+up: ## Build and start the container stack (profiles from .env; default offline) and wait until healthy
+	$(COMPOSE) up -d --build --wait
+	@echo "Stack is up (profiles: $$COMPOSE_PROFILES). Try: make demo   Logs: make logs   Stop: make down"
+
+down: ## Stop and remove the container stack
+	$(COMPOSE) down --remove-orphans
+
+logs: ## Follow the container stack's logs
+	$(COMPOSE) logs -f --tail=100
+
+ps: ## Show the container stack's services and health
+	$(COMPOSE) ps
+
+tunnel: ## Start the ngrok tunnel to ingest (NGROK_AUTHTOKEN and NGROK_DOMAIN in .env)
+	COMPOSE_PROFILES=$$COMPOSE_PROFILES,tunnel $(COMPOSE) up -d --wait ngrok
+	@echo "Power Automate posts to https://$$(sed -n 's/^NGROK_DOMAIN=//p' .env)/tickets  (inspector: http://127.0.0.1:4040)"
+
 test: lint ## Lint, then run the whole test suite (unit + system tests with real processes)
 	$(PY) -m pytest
 
@@ -44,11 +69,14 @@ test-unit: venv ## Run only the fast unit tests
 test-system: venv ## Run only the system tests (real processes)
 	$(PY) -m pytest tests/system
 
+test-containers: venv ## Run only the container tests (needs a Docker engine)
+	$(PY) -m pytest tests/containers
+
 constraints: ## Re-pin every dependency into constraints.txt from a fresh resolve
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
 	$(VENV).pin/bin/pip install --quiet -r requirements-dev.txt
 	{ sed -n '1,2p' constraints.txt; $(VENV).pin/bin/pip freeze --exclude-editable | grep -v '^-e'; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt && rm -rf $(VENV).pin
 
-clean: ## Remove the virtual environment and dev logs
+clean: ## Remove the virtual environment and dev logs (not the container stack: make down)
 	rm -rf $(VENV) .dev .pytest_cache

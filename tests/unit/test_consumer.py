@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import boto3
 import pytest
@@ -12,6 +14,8 @@ from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
 from ticketrouter.destination import PermanentDeliveryError
+from ticketrouter.heartbeat import is_fresh
+from ticketrouter.heartbeat import main as heartbeat_main
 from ticketrouter.queues import ensure_queue_pair
 from ticketrouter.ticket import Ticket, parse_submission
 
@@ -144,3 +148,15 @@ def test_stop_request_while_busy_finishes_the_message_in_hand_and_stops(sqs, que
 def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, low, high):
     assert compute_backoff(attempt, 5, 900, rand=lambda: 0.0) == low
     assert compute_backoff(attempt, 5, 900, rand=lambda: 0.999999) in (high - 1, high)
+
+
+def test_the_loop_refreshes_its_heartbeat_before_each_poll(sqs, queues, tmp_path):
+    heartbeat = tmp_path / "heartbeat"
+    options = ConsumerOptions(wait_seconds=0, burst=True, heartbeat_file=heartbeat)
+    assert not is_fresh(heartbeat, 60)
+    Consumer(sqs, queues, RecordingDestination(), options).run()
+    assert is_fresh(heartbeat, 60)
+    os.utime(heartbeat, (time.time() - 120, time.time() - 120))
+    assert not is_fresh(heartbeat, 60)
+    assert heartbeat_main([str(heartbeat), "60"]) == 1
+    assert heartbeat_main([str(heartbeat), "600"]) == 0

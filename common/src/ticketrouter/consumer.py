@@ -10,6 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import WorkerSettings
 from ticketrouter.destination import Destination, PermanentDeliveryError
+from ticketrouter.heartbeat import beat
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueuePair
 from ticketrouter.ticket import Ticket
@@ -42,6 +44,8 @@ class ConsumerOptions:
     retry_max_seconds: float = 900
     # Stop once a receive comes back empty: makes tests and one-off drains deterministic.
     burst: bool = False
+    # Touched before every poll so a health check can tell a live loop from a stuck one.
+    heartbeat_file: Path | None = None
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings, burst: bool = False) -> ConsumerOptions:
@@ -51,6 +55,7 @@ class ConsumerOptions:
             retry_base_seconds=settings.worker_retry_base_seconds,
             retry_max_seconds=settings.worker_retry_max_seconds,
             burst=burst,
+            heartbeat_file=settings.worker_heartbeat_file,
         )
 
 
@@ -83,6 +88,8 @@ class Consumer:
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         while not self.stopping:
+            if self.options.heartbeat_file:
+                beat(self.options.heartbeat_file)
             messages = self.receive()
             if not messages and self.options.burst:
                 break
