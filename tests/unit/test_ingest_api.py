@@ -58,7 +58,9 @@ def test_a_valid_ticket_is_queued_on_its_priority_queue_and_acknowledged(client,
     response = post(client, {**VALID, "requester": {"name": "Jane", "email": "jane@example.com"}})
     assert response.status_code == 202
     body = response.get_json()
-    assert list(body) == ["ticket_id", "priority", "status", "message"]
+    assert list(body) == ["ticket_id", "priority", "status", "message", "reply_card"]
+    assert body["reply_card"]["type"] == "AdaptiveCard"
+    assert {"title": "Ticket id", "value": body["ticket_id"]} in body["reply_card"]["body"][1]["facts"]
     assert body["priority"] == "high" and body["status"] == "queued"
     assert body["ticket_id"] in body["message"] and "Printer on fire" in body["message"]
     tickets = queued(aws)

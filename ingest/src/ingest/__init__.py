@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 
-from ingest import health, tickets
+from ingest import health, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.settings import IngestSettings
 from ticketrouter.aws import aws_client
@@ -29,8 +29,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["settings"] = settings
     app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings), settings)
+    # Teams waits 5 s for a webhook's answer: one short attempt, then tell the user.
+    fast_sqs = aws_client(
+        "sqs", settings, connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 1}
+    )
+    app.extensions["webhook_queues"] = QueueDirectory(fast_sqs, settings)
     register_error_handlers(app)
     app.register_blueprint(tickets.bp)
+    app.register_blueprint(teams.bp)
     app.register_blueprint(health.bp)
     app.before_request(_start_timer)
     app.after_request(_log_request)

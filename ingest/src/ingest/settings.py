@@ -11,3 +11,5 @@ class IngestSettings(RouterSettings):
     ingest_max_body_bytes: int = Field(64 * 1024, ge=1024)
     # What a 503 tells the caller to wait before retrying.
     ingest_retry_after_seconds: int = Field(5, ge=1)
+    # The outgoing webhook's security token as Teams shows it (base64); unset = endpoint off.
+    teams_webhook_secret: SecretStr | None = None

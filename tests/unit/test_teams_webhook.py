@@ -1,0 +1,160 @@
+"""POST /teams/webhook: HMAC-signed Teams activities, free text in, a message reply out."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ingest import create_app
+from tests.support import dead_endpoint
+from ticketrouter.ticket import Ticket
+
+SECRET = base64.b64encode(b"a-teams-security-token-of-32-bytes!").decode()
+
+
+def activity(text: str, name: str = "Jane Doe") -> bytes:
+    body = {
+        "type": "message",
+        "id": "1700000000000",
+        "timestamp": "2026-11-28T10:00:00.000Z",
+        "text": text,
+        "from": {"id": "29:abc", "name": name, "aadObjectId": "00000000-0000-0000-0000-000000000001"},
+        "conversation": {"id": "19:channel@thread.skype"},
+        "channelData": {"teamsTeamId": "19:team", "teamsChannelId": "19:channel@thread.skype"},
+    }
+    return json.dumps(body).encode()
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return (
+        "HMAC " + base64.b64encode(hmac.new(base64.b64decode(secret), body, hashlib.sha256).digest()).decode()
+    )
+
+
+GOOD = "<p><at>TicketBot</at> Title: Lost password</p><p>Priority: Medium</p><p>Description: Can't log in</p>"
+
+
+@pytest.fixture
+def sqs():
+    with mock_aws():
+        yield boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def client(sqs):
+    return create_app({"ingest_api_token": "t", "teams_webhook_secret": SECRET}).test_client()
+
+
+def post(client, body: bytes, authorization: str | None):
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    return client.post("/teams/webhook", data=body, headers=headers, content_type="application/json")
+
+
+def queued(sqs) -> list[Ticket]:
+    tickets = []
+    for url in sqs.list_queues().get("QueueUrls", []):
+        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            tickets.append(Ticket.from_message(message["Body"]))
+    return tickets
+
+
+def test_a_signed_message_becomes_a_ticket_and_the_reply_names_it(client, sqs):
+    body = activity(GOOD)
+    response = post(client, body, sign(body))
+    assert response.status_code == 200
+    reply = response.get_json()
+    assert reply["type"] == "message"
+    [ticket] = queued(sqs)
+    assert ticket.id in reply["text"]
+    assert (ticket.title, ticket.priority.value, ticket.description) == (
+        "Lost password",
+        "medium",
+        "Can't log in",
+    )
+    assert ticket.requester.name == "Jane Doe"
+    assert ticket.source == "teams-webhook"
+
+
+def test_one_changed_byte_is_401_and_no_ticket(client, sqs):
+    body = activity(GOOD)
+    signature = sign(body)
+    tampered = body.replace(b"Medium", b"Mediun")
+    assert len(tampered) == len(body) and tampered != body
+    response = post(client, tampered, signature)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "unauthorized"
+    assert queued(sqs) == []
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "HMAC ",
+        "HMAC not-base64!!",
+        "Bearer " + SECRET,
+        sign(activity(GOOD), base64.b64encode(b"another-token").decode()),
+        sign(activity(GOOD)).replace("HMAC", "hmac"),
+    ],
+)
+def test_wrong_or_missing_signature_is_401_and_no_ticket(client, sqs, authorization):
+    response = post(client, activity(GOOD), authorization)
+    assert response.status_code == 401
+    assert queued(sqs) == []
+
+
+def test_a_message_missing_a_field_gets_the_correction_and_a_template(client, sqs):
+    body = activity("<p><at>TicketBot</at> Title: Lost password</p><p>Description: Can't log in</p>")
+    response = post(client, body, sign(body))
+    assert response.status_code == 200
+    text = response.get_json()["text"]
+    assert "Priority is missing" in text
+    assert "Priority: High | Medium | Low" in text
+    assert queued(sqs) == []
+
+
+def test_an_unknown_priority_is_corrected_not_guessed(client, sqs):
+    body = activity("<p><at>TicketBot</at> Title: X</p><p>Priority: super</p><p>Description: d</p>")
+    text = post(client, body, sign(body)).get_json()["text"]
+    assert '"super" is not a priority I know' in text
+    assert queued(sqs) == []
+
+
+def test_a_title_over_the_limit_is_reported_by_its_limit(client, sqs):
+    body = activity(f"<p><at>Bot</at> Title: {'x' * 201}</p><p>Priority: Low</p><p>Description: d</p>")
+    text = post(client, body, sign(body)).get_json()["text"]
+    assert "Title must be at most 200 characters" in text
+    assert queued(sqs) == []
+
+
+def test_malformed_json_with_a_valid_signature_is_400(client, sqs):
+    body = b'{"text": '
+    response = post(client, body, sign(body))
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "malformed_json"
+
+
+def test_webhook_is_off_without_a_secret(sqs):
+    client = create_app({"ingest_api_token": "t"}).test_client()
+    body = activity(GOOD)
+    response = post(client, body, sign(body))
+    assert response.status_code == 404
+    assert response.get_json()["error"] == "not_configured"
+
+
+def test_unreachable_queue_is_told_to_the_user_within_teams_time():
+    with dead_endpoint() as url:
+        client = create_app(
+            {"ingest_api_token": "t", "teams_webhook_secret": SECRET, "aws_endpoint_url": url}
+        )
+        body = activity(GOOD)
+        response = post(client.test_client(), body, sign(body))
+    assert response.status_code == 200
+    assert "NOT created" in response.get_json()["text"]
