@@ -21,6 +21,7 @@ SECRETS = {
     "INGEST_API_TOKEN": "system-ingest-token-7f1c",
     "SLACK_BOT_TOKEN": "xoxb-system-slack-token-93ab",
     "TRELLO_TOKEN": "system-trello-token-5d2e",
+    "TEAMS_WEBHOOK_SECRET": "c3lzdGVtLXRlYW1zLXdlYmhvb2stc2VjcmV0LTQyNDI=",
 }
 
 

@@ -196,3 +196,16 @@ def test_the_token_never_reaches_a_log_line(aws, capfd):
     assert TOKEN not in err
     for line in err.splitlines():
         json.loads(line)  # every line is one JSON object
+
+
+def test_openapi_document_is_served_valid_and_identical_to_the_teams_copy(client):
+    from openapi_spec_validator import validate
+
+    from devstack import ROOT
+
+    served = client.get("/openapi.json")
+    assert served.status_code == 200
+    document = served.get_json()
+    validate(document)
+    assert document == json.loads((ROOT / "teams" / "openapi.json").read_text())
+    assert set(document["paths"]) == {"/tickets", "/teams/webhook", "/healthz", "/readyz", "/openapi.json"}

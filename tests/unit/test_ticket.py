@@ -148,3 +148,15 @@ def test_an_envelope_without_its_identity_is_rejected(missing):
     del body[missing]
     with pytest.raises(ValidationError):
         Ticket.from_message(json.dumps(body))
+
+
+def test_the_queue_body_is_ascii_whatever_the_text():
+    text = "ünïcödé \uffff \x07 😀"
+    ticket = Ticket.from_submission(parse_submission({**VALID, "description": text}))
+    body = ticket.to_message()
+    assert body.isascii()
+    assert Ticket.from_message(body).description == text
+
+
+def test_lone_surrogates_are_rejected():
+    assert errors_for(title="bad \ud800 text") == {"title": "must be valid Unicode text"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -108,8 +109,9 @@ class Ticket(Submission):
         )
 
     def to_message(self) -> str:
-        """Serialise to the queue message body."""
-        return self.model_dump_json()
+        """Serialise to the queue message body, ASCII only: SQS refuses some Unicode characters
+        (U+FFFE, U+FFFF, most control characters) that JSON escapes carry safely."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=True, separators=(",", ":"))
 
     @classmethod
     def from_message(cls, body: str) -> Ticket:
@@ -142,6 +144,8 @@ def _reason(item: dict[str, Any]) -> str:
         return f"must be at most {ctx['max_length']} characters"
     if kind == "string_type":
         return "must be a string"
+    if kind == "string_unicode":  # lone surrogates: JSON carries them, no destination stores them
+        return "must be valid Unicode text"
     if kind in {"model_type", "model_attributes_type", "dict_type"}:
         return "must be a JSON object"
     return item["msg"]
