@@ -25,7 +25,12 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
 	@touch $@
 
-venv: $(VENV)/.installed ## Create .venv with every pinned dependency (done by the other targets)
+# The Teams card is validated with Microsoft's adaptivecards library (Node.js), where npm exists.
+teams/node_modules/.installed: teams/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix teams --no-audit --no-fund --silent && touch $@; \
+	else echo "note: npm not found; the Adaptive Card validation tests will be skipped" >&2; fi
+
+venv: $(VENV)/.installed teams/node_modules/.installed ## Create .venv with every pinned dependency (done by the other targets)
 
 dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers); Ctrl-C stops
 	$(PY) scripts/devstack.py
