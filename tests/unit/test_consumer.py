@@ -16,6 +16,7 @@ from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
 from ticketrouter.destination import PermanentDeliveryError
 from ticketrouter.heartbeat import is_fresh
 from ticketrouter.heartbeat import main as heartbeat_main
+from ticketrouter.ledger import Ledger
 from ticketrouter.queues import ensure_queue_pair
 from ticketrouter.ticket import Ticket, parse_submission
 
@@ -27,8 +28,9 @@ class RecordingDestination:
 
     name = "recording"
 
-    def __init__(self) -> None:
+    def __init__(self, found: str | None = None) -> None:
         self.delivered: list[Ticket] = []
+        self.found = found
 
     def check(self) -> None:
         pass
@@ -41,11 +43,21 @@ class RecordingDestination:
         self.delivered.append(ticket)
         return f"ref-{ticket.id}"
 
+    def find(self, ticket: Ticket) -> str | None:
+        return self.found
+
 
 @pytest.fixture
 def sqs():
     with mock_aws():
         yield boto3.client("sqs", region_name="us-east-1")
+
+
+@pytest.fixture
+def ledger(sqs):
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="ledger")
+    return Ledger(s3, "ledger")
 
 
 @pytest.fixture
@@ -72,30 +84,30 @@ def dlq_messages(sqs, queues):
     ).get("Messages", [])
 
 
-def test_delivered_messages_are_deleted_and_content_is_intact(sqs, queues):
+def test_delivered_messages_are_deleted_and_content_is_intact(sqs, queues, ledger):
     sent = [ticket(f"t{i}") for i in range(12)]
     for t in sent:
         send(sqs, queues, t.to_message())
     destination = RecordingDestination()
-    result = Consumer(sqs, queues, destination, BURST).run()
+    result = Consumer(sqs, queues, destination, ledger, BURST).run()
     assert result[Outcome.DELIVERED] == 12
     assert sorted(t.id for t in destination.delivered) == sorted(t.id for t in sent)
     assert {t.id: t for t in destination.delivered} == {t.id: t for t in sent}
     assert counts(sqs, queues.url) == (0, 0)
 
 
-def test_a_transient_failure_leaves_the_message_for_a_later_retry(sqs, queues):
+def test_a_transient_failure_leaves_the_message_for_a_later_retry(sqs, queues, ledger):
     send(sqs, queues, ticket("transient").to_message())
-    result = Consumer(sqs, queues, RecordingDestination(), BURST).run()
+    result = Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
     assert result[Outcome.RETRY] == 1
     assert counts(sqs, queues.url) == (0, 1)  # hidden for the backoff, not deleted
     assert dlq_messages(sqs, queues) == []
 
 
-def test_a_permanent_failure_is_parked_with_its_reason(sqs, queues):
+def test_a_permanent_failure_is_parked_with_its_reason(sqs, queues, ledger):
     parked = ticket("permanent")
     send(sqs, queues, parked.to_message())
-    result = Consumer(sqs, queues, RecordingDestination(), BURST).run()
+    result = Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
     assert result[Outcome.PARKED] == 1
     assert counts(sqs, queues.url) == (0, 0)
     [message] = dlq_messages(sqs, queues)
@@ -111,12 +123,12 @@ def test_a_permanent_failure_is_parked_with_its_reason(sqs, queues):
         json.dumps({**json.loads(ticket().to_message()), "schema_version": 9}),
     ],
 )
-def test_a_poison_message_goes_to_the_dlq_at_once_and_does_not_block_the_batch(sqs, queues, body):
+def test_a_poison_message_goes_to_the_dlq_at_once_and_does_not_block_the_batch(sqs, queues, ledger, body):
     good = ticket("good")
     send(sqs, queues, body)
     send(sqs, queues, good.to_message())
     destination = RecordingDestination()
-    result = Consumer(sqs, queues, destination, BURST).run()
+    result = Consumer(sqs, queues, destination, ledger, BURST).run()
     assert (result[Outcome.PARKED], result[Outcome.DELIVERED]) == (1, 1)
     assert [t.id for t in destination.delivered] == [good.id]
     [message] = dlq_messages(sqs, queues)
@@ -124,7 +136,7 @@ def test_a_poison_message_goes_to_the_dlq_at_once_and_does_not_block_the_batch(s
     assert message["MessageAttributes"]["park_reason"]["StringValue"].startswith("not a ticket envelope")
 
 
-def test_stop_request_while_busy_finishes_the_message_in_hand_and_stops(sqs, queues):
+def test_stop_request_while_busy_finishes_the_message_in_hand_and_stops(sqs, queues, ledger):
     for _ in range(3):
         send(sqs, queues, ticket().to_message())
 
@@ -134,7 +146,7 @@ def test_stop_request_while_busy_finishes_the_message_in_hand_and_stops(sqs, que
             return super().deliver(t)
 
     destination = StopAfterFirst()
-    consumer = Consumer(sqs, queues, destination, ConsumerOptions(wait_seconds=0, batch_size=10))
+    consumer = Consumer(sqs, queues, destination, ledger, ConsumerOptions(wait_seconds=0, batch_size=10))
     result = consumer.run()
     assert result[Outcome.DELIVERED] == 1
     assert len(destination.delivered) == 1
@@ -150,13 +162,99 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, low, hig
     assert compute_backoff(attempt, 5, 900, rand=lambda: 0.999999) in (high - 1, high)
 
 
-def test_the_loop_refreshes_its_heartbeat_before_each_poll(sqs, queues, tmp_path):
+def test_the_loop_refreshes_its_heartbeat_before_each_poll(sqs, queues, ledger, tmp_path):
     heartbeat = tmp_path / "heartbeat"
     options = ConsumerOptions(wait_seconds=0, burst=True, heartbeat_file=heartbeat)
     assert not is_fresh(heartbeat, 60)
-    Consumer(sqs, queues, RecordingDestination(), options).run()
+    Consumer(sqs, queues, RecordingDestination(), ledger, options).run()
     assert is_fresh(heartbeat, 60)
     os.utime(heartbeat, (time.time() - 120, time.time() - 120))
     assert not is_fresh(heartbeat, 60)
     assert heartbeat_main([str(heartbeat), "60"]) == 1
     assert heartbeat_main([str(heartbeat), "600"]) == 0
+
+
+# --- the ledger: nothing doubled -------------------------------------------------------
+
+
+def test_delivery_is_recorded_in_the_ledger_with_its_reference(sqs, queues, ledger):
+    sent = ticket()
+    send(sqs, queues, sent.to_message())
+    Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
+    record = ledger.get(sent.id)
+    assert (record["status"], record["reference"], record["attempts"]) == ("delivered", f"ref-{sent.id}", 1)
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "delivered"]
+
+
+def test_a_redelivered_message_of_a_delivered_ticket_is_dropped_without_a_second_delivery(
+    sqs, queues, ledger
+):
+    sent = ticket()
+    send(sqs, queues, sent.to_message())
+    send(sqs, queues, sent.to_message())  # SQS at-least-once: the same ticket twice
+    destination = RecordingDestination()
+    result = Consumer(sqs, queues, destination, ledger, BURST).run()
+    assert (result[Outcome.DELIVERED], result[Outcome.DUPLICATE]) == (1, 1)
+    assert [t.id for t in destination.delivered] == [sent.id]
+    assert counts(sqs, queues.url) == (0, 0)
+
+
+def test_a_copy_being_delivered_elsewhere_is_left_for_later(sqs, queues, ledger):
+    sent = ticket()
+    ledger.claim(sent, "recording", stale_after=60)  # another worker holds it right now
+    send(sqs, queues, sent.to_message())
+    destination = RecordingDestination()
+    result = Consumer(sqs, queues, destination, ledger, BURST).run()
+    assert result[Outcome.RETRY] == 1 and destination.delivered == []
+    assert counts(sqs, queues.url) == (0, 1)
+
+
+def test_after_a_worker_died_mid_delivery_the_destination_is_checked_before_sending_again(
+    sqs, queues, ledger
+):
+    sent = ticket()
+    ledger.claim(sent, "recording", stale_after=60)  # then that worker was killed
+    send(sqs, queues, sent.to_message())
+    destination = RecordingDestination(found="ref-from-earlier")
+    options = ConsumerOptions(wait_seconds=0, burst=True, stale_after_seconds=0)
+    result = Consumer(sqs, queues, destination, ledger, options).run()
+    assert result[Outcome.DELIVERED] == 1 and destination.delivered == []
+    assert ledger.get(sent.id)["reference"] == "ref-from-earlier"
+
+
+def test_after_a_worker_died_before_handing_over_the_ticket_is_delivered(sqs, queues, ledger):
+    sent = ticket()
+    ledger.claim(sent, "recording", stale_after=60)
+    send(sqs, queues, sent.to_message())
+    destination = RecordingDestination(found=None)
+    options = ConsumerOptions(wait_seconds=0, burst=True, stale_after_seconds=0)
+    Consumer(sqs, queues, destination, ledger, options).run()
+    assert [t.id for t in destination.delivered] == [sent.id]
+    assert ledger.get(sent.id)["attempts"] == 2
+
+
+def test_a_transient_failure_is_recorded_as_failed(sqs, queues, ledger):
+    sent = ticket("transient")
+    send(sqs, queues, sent.to_message())
+    Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
+    record = ledger.get(sent.id)
+    assert record["status"] == "failed" and "destination down" in record["last_error"]
+
+
+def test_the_last_allowed_attempt_parks_the_message_and_the_ledger_says_so(sqs, queues, ledger):
+    sent = ticket("transient")
+    send(sqs, queues, sent.to_message())
+    options = ConsumerOptions(wait_seconds=0, burst=True, max_attempts=1)
+    result = Consumer(sqs, queues, RecordingDestination(), ledger, options).run()
+    assert result[Outcome.PARKED] == 1
+    [message] = dlq_messages(sqs, queues)
+    assert "gave up after 1 attempts" in message["MessageAttributes"]["park_reason"]["StringValue"]
+    assert ledger.get(sent.id)["status"] == "dead-lettered"
+
+
+def test_no_delivery_without_the_ledger(sqs, queues):
+    send(sqs, queues, ticket().to_message())
+    missing = Ledger(boto3.client("s3", region_name="us-east-1"), "no-such-bucket")
+    destination = RecordingDestination()
+    result = Consumer(sqs, queues, destination, missing, BURST).run()
+    assert result[Outcome.RETRY] == 1 and destination.delivered == []

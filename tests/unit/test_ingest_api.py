@@ -21,6 +21,7 @@ VALID = {"title": "Printer on fire", "priority": "High", "description": "Third f
 @pytest.fixture
 def aws():
     with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="tickets-ledger")
         yield boto3.client("sqs", region_name="us-east-1")
 
 
@@ -209,3 +210,56 @@ def test_openapi_document_is_served_valid_and_identical_to_the_teams_copy(client
     validate(document)
     assert document == json.loads((ROOT / "teams" / "openapi.json").read_text())
     assert set(document["paths"]) == {"/tickets", "/teams/webhook", "/healthz", "/readyz", "/openapi.json"}
+
+
+def test_a_repeated_idempotency_key_returns_the_first_ticket_and_queues_nothing_new(client, aws):
+    headers = {**AUTH, "Idempotency-Key": "flow-run-42"}
+    answers = [post(client, VALID, headers=headers) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    assert len({a.get_json()["ticket_id"] for a in answers}) == 1
+    assert [a.headers.get("Idempotent-Replayed") for a in answers] == [None, "true", "true"]
+    assert len(queued(aws)["high"]) == 1
+
+
+def test_an_idempotency_key_reused_for_another_ticket_is_409(client, aws):
+    headers = {**AUTH, "Idempotency-Key": "k1"}
+    assert post(client, VALID, headers=headers).status_code == 202
+    response = post(client, {**VALID, "title": "Something else"}, headers=headers)
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "idempotency_key_reused"
+    assert len(queued(aws)["high"]) == 1
+
+
+def test_power_automate_retries_are_recognised_by_their_run_headers(client, aws):
+    headers = {**AUTH, "x-ms-workflow-run-id": "08585", "x-ms-workflow-operation-name": "HTTP"}
+    first, retry = post(client, VALID, headers=headers), post(client, VALID, headers=headers)
+    assert first.get_json()["ticket_id"] == retry.get_json()["ticket_id"]
+    other_run = post(client, VALID, headers={**headers, "x-ms-workflow-run-id": "08586"})
+    assert other_run.get_json()["ticket_id"] != first.get_json()["ticket_id"]
+    assert len(queued(aws)["high"]) == 2
+
+
+def test_without_a_key_every_submission_is_a_new_ticket(client, aws):
+    assert post(client, VALID).get_json()["ticket_id"] != post(client, VALID).get_json()["ticket_id"]
+
+
+def test_an_overlong_idempotency_key_is_400(client):
+    response = post(client, VALID, headers={**AUTH, "Idempotency-Key": "k" * 256})
+    assert response.status_code == 400 and response.get_json()["error"] == "invalid_idempotency_key"
+
+
+def test_ticket_status_shows_the_ledger_record(client):
+    ticket_id = post(client, VALID).get_json()["ticket_id"]
+    status = client.get(f"/tickets/{ticket_id}", headers=AUTH)
+    assert status.status_code == 200
+    body = status.get_json()
+    assert (body["ticket_id"], body["status"], body["priority"], body["attempts"]) == (
+        ticket_id,
+        "queued",
+        "high",
+        0,
+    )
+    assert client.get(f"/tickets/{ticket_id}").status_code == 401
+    missing = client.get("/tickets/00000000-0000-0000-0000-000000000000", headers=AUTH)
+    assert missing.status_code == 404 and missing.get_json()["error"] == "not_found"
+    assert client.get("/tickets/..%2F..%2Fetc", headers=AUTH).status_code == 404

@@ -43,6 +43,7 @@ GOOD = "<p><at>TicketBot</at> Title: Lost password</p><p>Priority: Medium</p><p>
 @pytest.fixture
 def sqs():
     with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="tickets-ledger")
         yield boto3.client("sqs", region_name="us-east-1")
 
 
@@ -158,3 +159,11 @@ def test_unreachable_queue_is_told_to_the_user_within_teams_time():
         response = post(client.test_client(), body, sign(body))
     assert response.status_code == 200
     assert "NOT created" in response.get_json()["text"]
+
+
+def test_a_resent_activity_creates_one_ticket(client, sqs):
+    body = activity(GOOD)
+    first = post(client, body, sign(body)).get_json()["text"]
+    second = post(client, body, sign(body)).get_json()["text"]
+    assert first == second
+    assert len(queued(sqs)) == 1

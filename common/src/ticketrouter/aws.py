@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import threading
 from typing import Any
 
 import boto3
@@ -18,19 +20,29 @@ _CLIENT_CONFIG = Config(
 )
 
 
+_session_lock = threading.Lock()
+
+
+@functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
 def aws_client(service: str, settings: RouterSettings, **config: Any) -> Any:
     """A client for service at the configured region and endpoint (None = real AWS)."""
     client_config = _CLIENT_CONFIG.merge(Config(**config)) if config else _CLIENT_CONFIG
     if service == "s3" and settings.aws_endpoint_url:
         # Emulators on 127.0.0.1 cannot serve virtual-hosted bucket names.
         client_config = client_config.merge(Config(s3={"addressing_style": "path"}))
-    # A session per client: boto3's default session is not thread-safe to create clients from.
-    return boto3.session.Session().client(
-        service,
-        region_name=settings.aws_region,
-        endpoint_url=settings.aws_endpoint_url,
-        config=client_config,
-    )
+    # One session per process (its loaded service models make later clients cheap); creating
+    # clients from it is serialised because sessions are not thread-safe.
+    with _session_lock:
+        return _session().client(
+            service,
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=client_config,
+        )
 
 
 def error_code(error: Exception) -> str:

@@ -43,6 +43,8 @@ class RouterSettings(BaseModel):
     queue_max_receives: int = Field(5, ge=1, le=1000)
     queue_visibility_timeout: int = Field(60, ge=0, le=43_200)
     tickets_bucket: str = "tickets"
+    # Delivery state of every ticket and the idempotency keys of submissions.
+    ledger_bucket: str = "tickets-ledger"
     log_level: str = "INFO"
 
     @classmethod

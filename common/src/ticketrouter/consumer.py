@@ -20,6 +20,7 @@ from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import WorkerSettings
 from ticketrouter.destination import Destination, PermanentDeliveryError
 from ticketrouter.heartbeat import beat
+from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, FAILED, Ledger, LedgerConflict
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueuePair
 from ticketrouter.ticket import Ticket
@@ -32,6 +33,7 @@ RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 
 class Outcome(enum.Enum):
     DELIVERED = "delivered"
+    DUPLICATE = "duplicate"  # the ledger says delivered already: message dropped, nothing sent
     RETRY = "retry"
     PARKED = "parked"
 
@@ -46,6 +48,10 @@ class ConsumerOptions:
     burst: bool = False
     # Touched before every poll so a health check can tell a live loop from a stuck one.
     heartbeat_file: Path | None = None
+    # The queue's redrive count: the attempt that fails at this count parks the message itself.
+    max_attempts: int = 5
+    # A ticket "delivering" for longer than this (the visibility timeout) was abandoned by a dead worker.
+    stale_after_seconds: float = 60
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings, burst: bool = False) -> ConsumerOptions:
@@ -56,6 +62,8 @@ class ConsumerOptions:
             retry_max_seconds=settings.worker_retry_max_seconds,
             burst=burst,
             heartbeat_file=settings.worker_heartbeat_file,
+            max_attempts=settings.queue_max_receives,
+            stale_after_seconds=settings.queue_visibility_timeout,
         )
 
 
@@ -67,10 +75,12 @@ class Consumer:
         sqs: Any,
         queues: QueuePair,
         destination: Destination,
+        ledger: Ledger,
         options: ConsumerOptions = ConsumerOptions(),
     ) -> None:
         self.sqs = sqs
         self.queues = queues
+        self.ledger = ledger
         self.destination = destination
         self.options = options
         self.stopping = False
@@ -134,36 +144,82 @@ class Consumer:
             return self.deliver(ticket, message)
 
     def deliver(self, ticket: Ticket, message: dict[str, Any]) -> Outcome:
+        """Claim the ticket in the ledger, hand it over once, record the outcome, settle the message."""
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+        context = {"destination": self.destination.name, "attempt": attempt}
         try:
-            reference = self.destination.deliver(ticket)
+            claim = self.ledger.claim(ticket, self.destination.name, self.options.stale_after_seconds)
+        except (BotoCoreError, ClientError, LedgerConflict) as error:
+            # No delivery without the ledger: it is what keeps a redelivered message from posting twice.
+            log.warning("ledger unavailable; will retry", extra={**context, "error": str(error)})
+            self.retry_later(message, self.backoff(attempt))
+            return Outcome.RETRY
+        if claim.action == "skip":
+            log.info(
+                "already settled; dropping the duplicate message",
+                extra={**context, "status": claim.record["status"]},
+            )
+            self.delete(message)
+            return Outcome.DUPLICATE
+        if claim.action == "wait":
+            log.info("another worker is delivering this ticket; checking back later", extra=context)
+            self.retry_later(message, int(self.options.stale_after_seconds))
+            return Outcome.RETRY
+        try:
+            reference = self.find_earlier_delivery(ticket) if claim.action == "reconcile" else None
+            if reference is None:
+                reference = self.destination.deliver(ticket)
         except PermanentDeliveryError as error:
-            log.error(
-                "delivery refused permanently; parking",
-                extra={"destination": self.destination.name, "error": str(error), "attempt": attempt},
-            )
-            return self.park(message, f"{self.destination.name} refused: {error}")
+            log.error("delivery refused permanently; parking", extra={**context, "error": str(error)})
+            return self.give_up(ticket, message, f"{self.destination.name} refused: {error}")
         except Exception as error:  # noqa: BLE001 — any other adapter failure is transient: retry later
-            delay = compute_backoff(attempt, self.options.retry_base_seconds, self.options.retry_max_seconds)
-            log.warning(
-                "delivery failed; will retry",
-                exc_info=error,
-                extra={"destination": self.destination.name, "attempt": attempt, "retry_in_s": delay},
-            )
+            if attempt >= self.options.max_attempts:
+                log.error("delivery failed on the last attempt; parking", exc_info=error, extra=context)
+                return self.give_up(ticket, message, f"gave up after {attempt} attempts: {error}")
+            delay = self.backoff(attempt)
+            log.warning("delivery failed; will retry", exc_info=error, extra={**context, "retry_in_s": delay})
+            self.record(ticket, FAILED, error=str(error))
             self.retry_later(message, delay)
             return Outcome.RETRY
         latency = (datetime.now(UTC) - ticket.created_at).total_seconds()
-        log.info(
-            "delivered",
-            extra={
-                "destination": self.destination.name,
-                "reference": reference,
-                "attempt": attempt,
-                "latency_s": round(latency, 3),
-            },
-        )
+        log.info("delivered", extra={**context, "reference": reference, "latency_s": round(latency, 3)})
+        if not self.record(ticket, DELIVERED, reference=reference):
+            # Delivered but not recorded: keep the message; its next claim reconciles, not reposts.
+            self.retry_later(message, int(self.options.stale_after_seconds))
+            return Outcome.RETRY
         self.delete(message)
         return Outcome.DELIVERED
+
+    def find_earlier_delivery(self, ticket: Ticket) -> str | None:
+        """After a worker died mid-delivery: did the destination get the ticket anyway?"""
+        try:
+            reference = self.destination.find(ticket)
+        except Exception as error:  # noqa: BLE001 — cannot tell: deliver (at least once beats never)
+            log.warning("could not check the destination for an earlier delivery", exc_info=error)
+            return None
+        if reference:
+            log.info("found the earlier delivery; not sending again", extra={"reference": reference})
+        return reference
+
+    def backoff(self, attempt: int) -> int:
+        return compute_backoff(attempt, self.options.retry_base_seconds, self.options.retry_max_seconds)
+
+    def record(
+        self, ticket: Ticket, status: str, reference: str | None = None, error: str | None = None
+    ) -> bool:
+        """Write the outcome to the ledger; False (logged) when the ledger cannot be reached."""
+        try:
+            self.ledger.settle(ticket, status, reference=reference, error=error)
+        except (BotoCoreError, ClientError, LedgerConflict) as failure:
+            log.error("could not record the outcome", extra={"status": status, "error": str(failure)})
+            return False
+        return True
+
+    def give_up(self, ticket: Ticket, message: dict[str, Any], reason: str) -> Outcome:
+        outcome = self.park(message, reason)
+        if outcome is Outcome.PARKED:
+            self.record(ticket, DEAD_LETTERED, error=reason)
+        return outcome
 
     def delete(self, message: dict[str, Any]) -> None:
         try:

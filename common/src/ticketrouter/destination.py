@@ -23,3 +23,9 @@ class Destination(Protocol):
 
     def deliver(self, ticket: Ticket) -> str:
         """Hand the ticket over; return a reference to it at the destination."""
+
+    def find(self, ticket: Ticket) -> str | None:
+        """The reference of an earlier delivery of this ticket, if the destination has one.
+
+        Asked only when a worker died between handing a ticket over and recording it.
+        """

@@ -52,6 +52,23 @@ def ensure_bucket(s3: Any, name: str, region: str) -> None:
     )
 
 
+def expire_idempotency_keys(s3: Any, bucket: str) -> None:
+    """Let S3 delete idempotency keys after two days (the code honours them for 24 hours)."""
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-idempotency-keys",
+                    "Filter": {"Prefix": "idempotency/"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 2},
+                }
+            ]
+        },
+    )
+
+
 def provision(settings: RouterSettings) -> dict[str, Any]:
     """Create or reconcile everything; returns what exists, by name."""
     sqs = aws_client("sqs", settings)
@@ -59,8 +76,11 @@ def provision(settings: RouterSettings) -> dict[str, Any]:
     for priority in Priority:
         pair = ensure_queue_pair(sqs, settings, settings.queue_name(priority), reconcile=True)
         queues[priority.value] = {"url": pair.url, "dlq_url": pair.dlq_url}
-    ensure_bucket(aws_client("s3", settings), settings.tickets_bucket, settings.aws_region)
-    return {"queues": queues, "bucket": settings.tickets_bucket}
+    s3 = aws_client("s3", settings)
+    ensure_bucket(s3, settings.tickets_bucket, settings.aws_region)
+    ensure_bucket(s3, settings.ledger_bucket, settings.aws_region)
+    expire_idempotency_keys(s3, settings.ledger_bucket)
+    return {"queues": queues, "bucket": settings.tickets_bucket, "ledger_bucket": settings.ledger_bucket}
 
 
 def main() -> int:

@@ -14,6 +14,7 @@ from ticketrouter.aws import aws_client
 from ticketrouter.config import ConfigurationError, WorkerSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions
 from ticketrouter.destination import Destination, PermanentDeliveryError
+from ticketrouter.ledger import Ledger
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.ticket import Priority
@@ -71,7 +72,8 @@ def run_worker(
     except (BotoCoreError, ClientError) as error:
         log.critical("queue unreachable; not starting", extra={"error": str(error)})
         return EXIT_QUEUE_UNREACHABLE
-    consumer = Consumer(sqs, queues, destination, ConsumerOptions.from_settings(settings))
+    ledger = Ledger(aws_client("s3", settings), settings.ledger_bucket)
+    consumer = Consumer(sqs, queues, destination, ledger, ConsumerOptions.from_settings(settings))
     install_signal_handlers(consumer)
     log.info("worker ready", extra={"queue": queues.url, "priority": priority.value})
     consumer.run()

@@ -13,6 +13,7 @@ from ingest import apidoc, health, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.settings import IngestSettings
 from ticketrouter.aws import aws_client
+from ticketrouter.ledger import Ledger
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.ticket import Priority
@@ -29,11 +30,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.extensions["settings"] = settings
     app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings), settings)
-    # Teams waits 5 s for a webhook's answer: one short attempt, then tell the user.
-    fast_sqs = aws_client(
-        "sqs", settings, connect_timeout=1, read_timeout=3, retries={"mode": "standard", "max_attempts": 1}
-    )
-    app.extensions["webhook_queues"] = QueueDirectory(fast_sqs, settings)
+    app.extensions["ledger"] = Ledger(aws_client("s3", settings), settings.ledger_bucket)
+    # Teams waits 5 s for a webhook's answer: one short attempt each, then tell the user.
+    fast = {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "max_attempts": 1}}
+    app.extensions["webhook_queues"] = QueueDirectory(aws_client("sqs", settings, **fast), settings)
+    app.extensions["webhook_ledger"] = Ledger(aws_client("s3", settings, **fast), settings.ledger_bucket)
     register_error_handlers(app)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(teams.bp)

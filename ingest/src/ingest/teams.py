@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ingest.body import decode_json, read_raw_body
 from ingest.errors import ApiError
 from ingest.freetext import TEMPLATE, ParsedMessage, parse_message
-from ingest.intake import QueueUnavailable, accept
+from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
 from ingest.replies import confirmation
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -94,8 +94,17 @@ def teams_webhook():
     if problems:
         log.info("webhook message not a ticket", extra={"problems": problems})
         return reply(correction(problems))
+    activity_id = activity.get("id") if isinstance(activity.get("id"), str) else None
     try:
-        ticket = accept(submission, current_app.extensions["webhook_queues"])
+        ticket, _ = accept(
+            submission,
+            current_app.extensions["webhook_queues"],
+            current_app.extensions["webhook_ledger"],
+            f"teams:{activity_id}" if activity_id else None,
+            hashlib.sha256(raw).hexdigest(),
+        )
+    except IdempotencyKeyReused:
+        return reply("This message id was already used for a different ticket; please send a new message.")
     except QueueUnavailable:
         return reply(
             "Sorry, the ticket queue is unreachable right now and your ticket was NOT created. "

@@ -1,19 +1,42 @@
-"""POST /tickets: validate a submission and queue it by priority."""
+"""POST /tickets: validate a submission and queue it by priority. GET /tickets/<id>: where is it?"""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+import hashlib
+import re
+
+from botocore.exceptions import BotoCoreError, ClientError
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 
 from ingest.auth import require_bearer_token
 from ingest.body import decode_json, read_raw_body, require_json_content_type
 from ingest.errors import ApiError
-from ingest.intake import QueueUnavailable, accept
+from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
 from ticketrouter.ticket import field_errors, parse_submission
 
 bp = Blueprint("tickets", __name__)
 bp.before_request(require_bearer_token)
+
+IDEMPOTENCY_KEY_MAX = 255
+_TICKET_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def idempotency_key() -> str | None:
+    """The caller's Idempotency-Key, else one derived from Power Automate's run headers."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ApiError(
+            400, "invalid_idempotency_key", f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX}"
+        )
+    if key:
+        return f"key:{key}"
+    # A retry of the flow's HTTP action repeats the run id and the action's name.
+    run_id = request.headers.get("x-ms-workflow-run-id", "").strip()
+    if run_id:
+        return f"flow:{run_id}:{request.headers.get('x-ms-workflow-operation-name', '').strip()}"
+    return None
 
 
 @bp.post("/tickets")
@@ -34,8 +57,21 @@ def submit_ticket():
         raise ApiError(
             422, "validation_failed", "some fields are missing or invalid", fields=fields
         ) from None
+    raw = read_raw_body()
     try:
-        ticket = accept(submission, current_app.extensions["queues"])
+        ticket, repeated = accept(
+            submission,
+            current_app.extensions["queues"],
+            current_app.extensions["ledger"],
+            idempotency_key(),
+            hashlib.sha256(raw).hexdigest(),
+        )
+    except IdempotencyKeyReused:
+        raise ApiError(
+            409,
+            "idempotency_key_reused",
+            "this idempotency key was used for a different ticket in the last 24 hours",
+        ) from None
     except QueueUnavailable:
         retry_after = current_app.extensions["settings"].ingest_retry_after_seconds
         raise ApiError(
@@ -51,4 +87,21 @@ def submit_ticket():
         "message": confirmation(ticket),
         "reply_card": reply_card(ticket),
     }
-    return jsonify(body), 202
+    return jsonify(body), 202, ({"Idempotent-Replayed": "true"} if repeated else {})
+
+
+@bp.get("/tickets/<ticket_id>")
+def ticket_status(ticket_id: str):
+    """The ticket's delivery status and destination reference, from the ledger."""
+    try:
+        record = current_app.extensions["ledger"].get(ticket_id) if _TICKET_ID.match(ticket_id) else None
+    except (BotoCoreError, ClientError):
+        raise ApiError(
+            503,
+            "ledger_unavailable",
+            "the ticket ledger cannot be reached; please retry",
+            headers={"Retry-After": str(current_app.extensions["settings"].ingest_retry_after_seconds)},
+        ) from None
+    if record is None:
+        raise ApiError(404, "not_found", f"no ticket {ticket_id}")
+    return jsonify(record)

@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request
 
 from standins.recorder import create_standin_app, request_body
 
@@ -59,6 +59,9 @@ def post_message():
         return _fail("no_text")
     # Unique, increasing, in Slack's "seconds.micro" shape.
     ts = f"{int(time.time())}.{next(_ts_counter):06d}"
+    _channel_messages().append(
+        {"channel": body["channel"], "ts": ts, "text": body.get("text", ""), "blocks": blocks or []}
+    )
     return jsonify(
         {
             "ok": True,
@@ -67,6 +70,25 @@ def post_message():
             "message": {"type": "message", "text": body.get("text", ""), "blocks": blocks or [], "ts": ts},
         }
     )
+
+
+@api.route("/conversations.history", methods=["GET", "POST"])
+def conversations_history():
+    """Messages this stand-in accepted for the channel, newest first, since `oldest`."""
+    if not _token():
+        return _fail("not_authed")
+    params = {**request.args.to_dict(), **(request_body() if isinstance(request_body(), dict) else {})}
+    oldest = float(params.get("oldest") or 0)
+    messages = [
+        {"type": "message", "ts": m["ts"], "text": m["text"]}
+        for m in reversed(_channel_messages())
+        if m["channel"] == params.get("channel") and float(m["ts"]) >= oldest
+    ]
+    return jsonify({"ok": True, "messages": messages, "has_more": False})
+
+
+def _channel_messages() -> list[dict[str, Any]]:
+    return current_app.extensions.setdefault("slack_messages", [])
 
 
 @api.route("/<method>", methods=["GET", "POST"])

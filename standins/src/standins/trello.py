@@ -6,7 +6,7 @@ import re
 import secrets
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from standins.recorder import create_standin_app, request_body
 
@@ -47,18 +47,29 @@ def create_card():
     card_id = secrets.token_hex(12)
     short = secrets.token_urlsafe(6)
     labels = fields.get("idLabels") or ""
-    return jsonify(
-        {
-            "id": card_id,
-            "idList": fields["idList"],
-            "name": fields.get("name", ""),
-            "desc": fields.get("desc", ""),
-            "idLabels": [label for label in str(labels).split(",") if label],
-            "shortLink": short,
-            "shortUrl": f"{request.host_url}c/{short}",
-            "url": f"{request.host_url}c/{short}/card",
-        }
-    )
+    card = {
+        "id": card_id,
+        "idList": fields["idList"],
+        "name": fields.get("name", ""),
+        "desc": fields.get("desc", ""),
+        "idLabels": [label for label in str(labels).split(",") if label],
+        "shortLink": short,
+        "shortUrl": f"{request.host_url}c/{short}",
+        "url": f"{request.host_url}c/{short}/card",
+    }
+    _cards().append(card)
+    return jsonify(card)
+
+
+@api.get("/lists/<list_id>/cards")
+def list_cards(list_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    return jsonify([card for card in _cards() if card["idList"] == list_id])
+
+
+def _cards() -> list[dict[str, Any]]:
+    return current_app.extensions.setdefault("trello_cards", [])
 
 
 def default_failure_body(status: int) -> Any:

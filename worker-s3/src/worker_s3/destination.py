@@ -50,3 +50,14 @@ class S3Destination:
             ServerSideEncryption="AES256",
         )
         return f"s3://{self.bucket}/{key}"
+
+    def find(self, ticket: Ticket) -> str | None:
+        """The object's URI if it was written (a second write would be harmless anyway)."""
+        key = object_key(ticket)
+        try:
+            self._call("head_object", Key=key)
+        except ClientError as error:
+            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        return f"s3://{self.bucket}/{key}"

@@ -81,3 +81,16 @@ class SlackDestination:
                 raise PermanentDeliveryError(_api_error(error)) from error
             raise
         return str(response["ts"])
+
+    def find(self, ticket: Ticket) -> str | None:
+        """The ts of a message in the channel carrying this ticket's id, posted since it was created.
+
+        Needs the channels:history scope and SLACK_CHANNEL as a channel id; without them this
+        raises and the ticket is posted again (at least once rather than never).
+        """
+        oldest = f"{ticket.created_at.timestamp() - 60:.6f}"
+        for page in self.client.conversations_history(channel=self.channel, oldest=oldest, limit=200):
+            for message in page.get("messages", []):
+                if ticket.id in message.get("text", ""):
+                    return str(message["ts"])
+        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -66,7 +67,7 @@ class TrelloDestination:
         # In a header rather than the query string, so the secrets never appear in a URL or log.
         self._auth = {"Authorization": f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'}
 
-    def _request(self, method: str, path: str, **kwargs) -> dict:
+    def _request(self, method: str, path: str, **kwargs) -> Any:
         response = self.session.request(
             method, f"{self.base_url}{path}", headers=self._auth, timeout=self.timeout, **kwargs
         )
@@ -90,4 +91,13 @@ class TrelloDestination:
         if label:
             card["idLabels"] = label
         created = self._request("POST", "/1/cards", json=card)
-        return str(created.get("shortUrl") or created.get("url") or created["id"])
+        return self._reference(created)
+
+    def find(self, ticket: Ticket) -> str | None:
+        """The URL of a card on the list whose description carries this ticket's id."""
+        cards = self._request("GET", f"/1/lists/{self.list_id}/cards", params={"fields": "desc,shortUrl,url"})
+        return next((self._reference(card) for card in cards if ticket.id in card.get("desc", "")), None)
+
+    @staticmethod
+    def _reference(card: dict) -> str:
+        return str(card.get("shortUrl") or card.get("url") or card["id"])
