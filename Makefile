@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo provision provision-aws test test-unit test-system test-containers lint \
+.PHONY: help venv dev demo provision provision-aws dlq redrive test test-unit test-system test-containers lint \
 	up down logs ps tunnel constraints clean
 
 help: ## List the targets
@@ -40,6 +40,13 @@ demo: venv ## Submit one ticket per priority to a running stack and show where e
 
 provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
 	$(PY) -m ticketrouter.provision
+
+dlq: venv ## List what is parked on the dead-letter queues, and why
+	$(PY) -m ticketrouter.dlq list
+
+redrive: venv ## Move PRIORITY's dead-lettered tickets back to its queue: make redrive PRIORITY=high
+	@test -n "$(PRIORITY)" || { echo "usage: make redrive PRIORITY=high|medium|low" >&2; exit 2; }
+	$(PY) -m ticketrouter.dlq redrive --priority $(PRIORITY)
 
 provision-aws: venv ## The same provisioning against real AWS (credentials from the usual boto3 chain)
 	env -u AWS_ENDPOINT_URL $(PY) -m ticketrouter.provision

@@ -259,6 +259,13 @@ class Stack:
         wait_until(ready, START_TIMEOUT_SECONDS, service.name)
         return service
 
+    def restart(self, name: str) -> Service:
+        """Start a stopped service again with the same command (it must have been stopped first)."""
+        old = self.service(name)
+        assert not old.running(), f"{name} is still running"
+        self.services.remove(old)
+        return self._launch(Service(old.name, old.argv, old.ready))
+
     def service(self, name: str) -> Service:
         return next(s for s in reversed(self.services) if s.name == name)
 

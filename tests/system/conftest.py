@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -93,12 +95,32 @@ class Router:
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
+    def status(self, ticket_id: str) -> dict[str, Any]:
+        response = requests.get(f"{self.stack.ingest_url}/tickets/{ticket_id}", headers=self.auth, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def control(self, service: str, action: str, body: dict[str, Any] | None = None) -> None:
+        """Drive a stand-in's failure controls: fail, slow, or clear a planned failure."""
+        port = self.stack.ports.slack if service == "slack" else self.stack.ports.trello
+        base = f"{self.stack.url(port)}/_fake/{action}"
+        response = (
+            requests.delete(base, timeout=5) if body is None else requests.post(base, json=body, timeout=5)
+        )
+        assert response.status_code < 300, response.text
+
     def wait_for(self, condition, timeout: float = 30, what: str = "condition") -> None:
         wait_until(condition, timeout, what, interval=0.2)
 
 
+@contextlib.contextmanager
+def running_router(log_dir: Path, **env: str) -> Iterator[Router]:
+    """A started stack on free ports, stopped (every process) on exit."""
+    with Stack(log_dir=log_dir, ports=free_ports(), env={**stack_env(), **env}) as stack:
+        yield Router(stack)
+
+
 @pytest.fixture(scope="module")
 def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    stack = Stack(log_dir=tmp_path_factory.mktemp("stack") / "logs", ports=free_ports(), env=stack_env())
-    with stack:
-        yield Router(stack)
+    with running_router(tmp_path_factory.mktemp("stack") / "logs") as running:
+        yield running

@@ -209,7 +209,14 @@ def test_openapi_document_is_served_valid_and_identical_to_the_teams_copy(client
     document = served.get_json()
     validate(document)
     assert document == json.loads((ROOT / "teams" / "openapi.json").read_text())
-    assert set(document["paths"]) == {"/tickets", "/teams/webhook", "/healthz", "/readyz", "/openapi.json"}
+    assert set(document["paths"]) == {
+        "/tickets",
+        "/tickets/{ticket_id}",
+        "/teams/webhook",
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+    }
 
 
 def test_a_repeated_idempotency_key_returns_the_first_ticket_and_queues_nothing_new(client, aws):

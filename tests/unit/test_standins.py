@@ -124,3 +124,12 @@ def test_html_page_lists_received_items_escaped(trello_url):
     assert page.headers["Content-Type"].startswith("text/html")
     assert "&lt;script&gt;x&lt;/script&gt;" in page.text
     assert "<script>x" not in page.text
+
+
+def test_slow_mode_delays_answers_until_turned_off(slack_url):
+    assert requests.post(f"{slack_url}/_fake/slow", json={"seconds": 0.3}, timeout=5).status_code == 200
+    started = time.monotonic()
+    requests.post(f"{slack_url}/api/auth.test", headers={"Authorization": "Bearer x"}, timeout=5)
+    assert time.monotonic() - started >= 0.3
+    requests.post(f"{slack_url}/_fake/slow", json={"seconds": 0}, timeout=5)
+    assert requests.post(f"{slack_url}/_fake/slow", json={"seconds": "x"}, timeout=5).status_code == 400

@@ -30,6 +30,7 @@ class Recorder:
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._failure: PlannedFailure | None = None
+        self.delay_seconds = 0.0
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -109,11 +110,24 @@ def clear_failure():
     return "", 204
 
 
+@control.post("/slow")
+def slow_down():
+    """{"seconds": 0.5}: answer every API call that much later (0 = at once again)."""
+    spec = request.get_json(silent=True)
+    seconds = spec.get("seconds") if isinstance(spec, dict) else None
+    if not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
+        return jsonify({"error": "body must be {\"seconds\": 0..60}"}), 400
+    _recorder().delay_seconds = float(seconds)
+    return jsonify({"seconds": seconds}), 200
+
+
 def _start_api_call() -> Response | None:
     """Before an API call: note the time, and answer with a planned failure if there is one."""
     if request.path.startswith(CONTROL_PREFIX) or request.path == "/":
         return None
     g.received_at = time.time()
+    if _recorder().delay_seconds:
+        time.sleep(_recorder().delay_seconds)
     failure = _recorder().take_failure()
     if failure is None:
         return None

@@ -1,0 +1,136 @@
+"""See what is parked on the dead-letter queues, and send it back once the cause is fixed.
+
+python -m ticketrouter.dlq list                      # every priority
+python -m ticketrouter.dlq redrive --priority high   # DLQ → queue, ledger back to "queued"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
+
+from ticketrouter.aws import aws_client
+from ticketrouter.config import RouterSettings
+from ticketrouter.ledger import QUEUED, Ledger, LedgerConflict
+from ticketrouter.logs import configure_logging
+from ticketrouter.queues import QueueDirectory, QueuePair
+from ticketrouter.ticket import Priority, Ticket
+
+log = logging.getLogger("ticketrouter.dlq")
+PEEK_VISIBILITY_SECONDS = 30
+MAX_MESSAGES = 10_000
+
+
+def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
+    return sqs.receive_message(
+        QueueUrl=url,
+        MaxNumberOfMessages=10,
+        WaitTimeSeconds=1,
+        VisibilityTimeout=visibility,
+        MessageAttributeNames=["All"],
+        MessageSystemAttributeNames=["SentTimestamp", "ApproximateReceiveCount"],
+    ).get("Messages", [])
+
+
+def describe(message: dict[str, Any]) -> dict[str, Any]:
+    """What an operator needs to know about one parked message."""
+    reason = message.get("MessageAttributes", {}).get("park_reason", {}).get("StringValue")
+    try:
+        ticket = Ticket.from_message(message["Body"])
+        summary = {"ticket_id": ticket.id, "title": ticket.title, "created_at": ticket.created_at.isoformat()}
+    except ValidationError:
+        summary = {"ticket_id": None, "title": None, "body": message["Body"][:200]}
+    return {**summary, "reason": reason or "exceeded the receive count (moved by SQS)"}
+
+
+def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
+    """Every parked message, described; they are made visible again afterwards."""
+    seen: dict[str, dict[str, Any]] = {}
+    handles = []
+    while len(seen) < MAX_MESSAGES:
+        batch = [
+            m for m in _receive(sqs, pair.dlq_url, PEEK_VISIBILITY_SECONDS) if m["MessageId"] not in seen
+        ]
+        if not batch:
+            break
+        for message in batch:
+            seen[message["MessageId"]] = describe(message)
+            handles.append(message["ReceiptHandle"])
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=pair.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
+    return list(seen.values())
+
+
+def redrive(sqs: Any, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES) -> int:
+    """Move parked messages back to their queue; returns how many."""
+    moved = 0
+    while moved < limit:
+        batch = _receive(sqs, pair.dlq_url, 60)
+        if not batch:
+            break
+        for message in batch[: limit - moved]:
+            # The ledger first: a worker drops a message whose ticket the ledger calls dead-lettered.
+            _mark_queued(ledger, message["Body"])
+            attributes = {k: v for k, v in message.get("MessageAttributes", {}).items() if k != "park_reason"}
+            sqs.send_message(QueueUrl=pair.url, MessageBody=message["Body"], MessageAttributes=attributes)
+            sqs.delete_message(QueueUrl=pair.dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            moved += 1
+    return moved
+
+
+def _mark_queued(ledger: Ledger, body: str) -> None:
+    try:
+        ticket = Ticket.from_message(body)
+    except ValidationError:
+        return  # a poison message has no ledger record
+    try:
+        ledger.settle(ticket, QUEUED, error=None)
+    except (BotoCoreError, ClientError, LedgerConflict) as error:
+        log.warning(
+            "redriven but the ledger still says dead-lettered",
+            extra={"ticket_id": ticket.id, "error": str(error)},
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ticketrouter.dlq",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("command", choices=["list", "redrive"])
+    parser.add_argument("--priority", choices=[p.value for p in Priority], help="default: all (list only)")
+    parser.add_argument("--limit", type=int, default=MAX_MESSAGES, help="redrive at most this many")
+    args = parser.parse_args(argv)
+    settings = RouterSettings.load()
+    configure_logging("dlq", settings.log_level)
+    if args.command == "redrive" and not args.priority:
+        parser.error("redrive needs --priority")
+    sqs = aws_client("sqs", settings)
+    directory = QueueDirectory(sqs, settings)
+    priorities = [Priority(args.priority)] if args.priority else list(Priority)
+    try:
+        if args.command == "list":
+            for priority in priorities:
+                parked = peek(sqs, directory.pair(priority))
+                print(f"{priority.value}: {len(parked)} parked")
+                for entry in parked:
+                    print("  " + json.dumps(entry, ensure_ascii=False))
+        else:
+            ledger = Ledger(aws_client("s3", settings), settings.ledger_bucket)
+            moved = redrive(sqs, directory.pair(priorities[0]), ledger, args.limit)
+            print(f"{priorities[0].value}: {moved} message(s) moved back to the queue")
+    except (BotoCoreError, ClientError) as error:
+        log.error("SQS unavailable", extra={"error": str(error)})
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Listing what is parked and redriving it, against moto's in-process SQS and S3."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from ticketrouter.config import RouterSettings
+from ticketrouter.dlq import main, peek, redrive
+from ticketrouter.ledger import Ledger
+from ticketrouter.queues import ensure_queue_pair
+from ticketrouter.ticket import Ticket, parse_submission
+
+
+@pytest.fixture
+def env():
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="tickets-ledger")
+        pair = ensure_queue_pair(sqs, RouterSettings.load(), "tickets-high", reconcile=False)
+        yield sqs, pair, Ledger(s3, "tickets-ledger")
+
+
+def park(sqs, pair, body: str, reason: str) -> None:
+    attributes = {"park_reason": {"DataType": "String", "StringValue": reason}}
+    sqs.send_message(QueueUrl=pair.dlq_url, MessageBody=body, MessageAttributes=attributes)
+
+
+def make_ticket() -> Ticket:
+    return Ticket.from_submission(parse_submission({"title": "Down", "priority": "high", "description": "d"}))
+
+
+def test_peek_describes_every_parked_message_and_leaves_them_parked(env):
+    sqs, pair, _ = env
+    ticket = make_ticket()
+    park(sqs, pair, ticket.to_message(), "slack refused: channel_not_found")
+    park(sqs, pair, "garbage", "not a ticket envelope")
+    parked = peek(sqs, pair)
+    assert sorted(p["reason"] for p in parked) == [
+        "not a ticket envelope",
+        "slack refused: channel_not_found",
+    ]
+    assert {p["ticket_id"] for p in parked} == {ticket.id, None}
+    assert len(peek(sqs, pair)) == 2  # still there
+
+
+def test_redrive_moves_messages_back_and_resets_the_ledger(env):
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    ledger.create(ticket)
+    ledger.settle(ticket, "dead-lettered", error="slack refused")
+    park(sqs, pair, ticket.to_message(), "slack refused")
+    assert redrive(sqs, pair, ledger) == 1
+    [message] = sqs.receive_message(QueueUrl=pair.url, MessageAttributeNames=["All"])["Messages"]
+    assert Ticket.from_message(message["Body"]).id == ticket.id
+    assert "park_reason" not in message.get("MessageAttributes", {})
+    assert peek(sqs, pair) == []
+    assert ledger.get(ticket.id)["status"] == "queued"
+
+
+def test_the_cli_lists_and_redrives(env, capsys):
+    sqs, pair, _ = env
+    park(sqs, pair, make_ticket().to_message(), "trello refused")
+    assert main(["list", "--priority", "high"]) == 0
+    assert "high: 1 parked" in capsys.readouterr().out
+    assert main(["redrive", "--priority", "high"]) == 0
+    assert "1 message(s) moved back" in capsys.readouterr().out
