@@ -116,7 +116,7 @@ def slow_down():
     spec = request.get_json(silent=True)
     seconds = spec.get("seconds") if isinstance(spec, dict) else None
     if not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
-        return jsonify({"error": "body must be {\"seconds\": 0..60}"}), 400
+        return jsonify({"error": 'body must be {"seconds": 0..60}'}), 400
     _recorder().delay_seconds = float(seconds)
     return jsonify({"seconds": seconds}), 200
 
