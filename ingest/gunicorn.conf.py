@@ -4,6 +4,12 @@ Every value can be overridden on the command line or by GUNICORN_CMD_ARGS.
 """
 
 import os
+import shutil
+import tempfile
+
+# Prometheus multiprocess mode: each worker writes its counters to files here, /metrics adds
+# them up. Set before any worker imports prometheus_client; emptied at every start.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ingest-metrics-"))
 
 bind = os.environ.get("INGEST_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("INGEST_WORKERS", "2"))
@@ -38,3 +44,16 @@ def post_worker_init(worker):
     from ingest import resolve_queues
 
     resolve_queues(worker.wsgi)
+
+
+def on_starting(server):
+    """Start the counters from zero: files left by an earlier run would be added in."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

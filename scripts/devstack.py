@@ -54,6 +54,8 @@ class Ports:
     ingest: int = 8080
     slack: int = 9001
     trello: int = 9002
+    # /metrics, /healthz, /readyz of worker-slack, worker-trello, worker-s3.
+    worker_metrics: tuple[int, int, int] = (9101, 9102, 9103)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -62,6 +64,10 @@ class Ports:
             ingest=int(env.get("INGEST_PORT", cls.ingest)),
             slack=int(env.get("SLACK_STANDIN_PORT", cls.slack)),
             trello=int(env.get("TRELLO_STANDIN_PORT", cls.trello)),
+            worker_metrics=tuple(
+                int(env.get(f"DEV_{name}_METRICS_PORT", default))
+                for name, default in zip(("SLACK", "TRELLO", "S3"), cls.worker_metrics, strict=True)
+            ),
         )
 
 
@@ -115,6 +121,7 @@ class Service:
     name: str
     argv: list[str]
     ready: Callable[[Service], bool]
+    env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -220,7 +227,16 @@ class Stack:
         """Start (or restart) one worker and wait until its consumer loop runs."""
         name = module.replace("_", "-")
         self.services = [s for s in self.services if s.name != name or s.running()]
-        return self._launch(Service(name, [PYTHON, "-m", module], log_says("worker ready")))
+        port = self.worker_metrics_port(name)
+        return self._launch(
+            Service(
+                name, [PYTHON, "-m", module], log_says("worker ready"), {"WORKER_METRICS_PORT": str(port)}
+            )
+        )
+
+    def worker_metrics_port(self, name: str) -> int:
+        """Where worker-slack, worker-trello or worker-s3 serves /metrics, /healthz and /readyz."""
+        return self.ports.worker_metrics[("worker-slack", "worker-trello", "worker-s3").index(name)]
 
     def provision(self) -> None:
         result = subprocess.run(
@@ -240,7 +256,7 @@ class Stack:
         with service.log_path.open("ab") as log:
             service.process = subprocess.Popen(
                 service.argv,
-                env=self.env,
+                env={**self.env, **service.env},
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -264,7 +280,7 @@ class Stack:
         old = self.service(name)
         assert not old.running(), f"{name} is still running"
         self.services.remove(old)
-        return self._launch(Service(old.name, old.argv, old.ready))
+        return self._launch(Service(old.name, old.argv, old.ready, old.env))
 
     def service(self, name: str) -> Service:
         return next(s for s in reversed(self.services) if s.name == name)
@@ -319,6 +335,8 @@ def describe(stack: Stack) -> str:
         f"  Trello          {env['TRELLO_API_URL']}"
         + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
         f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}" + ("   (moto server)" if stack.local_aws else ""),
+        f"  metrics         {stack.ingest_url}/metrics, workers on "
+        + ", ".join(f"{stack.url(p)}/metrics" for p in stack.ports.worker_metrics),
         f"  logs            {stack.log_dir}/",
         "",
     ]

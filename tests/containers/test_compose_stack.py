@@ -21,7 +21,9 @@ def unique(text: str) -> str:
     return f"{text} {uuid.uuid4().hex[:8]}"
 
 
-@pytest.mark.parametrize("profiles", ["offline", "tunnel", "live", "offline,tunnel", "live,tunnel"])
+@pytest.mark.parametrize(
+    "profiles", ["offline", "tunnel", "live", "observability", "offline,tunnel,observability", "live,tunnel"]
+)
 def test_compose_file_validates_in_every_profile(profiles):
     result = subprocess.run(
         ["docker", "compose", "--env-file", ".env.example", "config", "--quiet"],

@@ -42,7 +42,13 @@ def stack_env() -> dict[str, str]:
 
 
 def free_ports() -> Ports:
-    return Ports(aws=free_port(), ingest=free_port(), slack=free_port(), trello=free_port())
+    return Ports(
+        aws=free_port(),
+        ingest=free_port(),
+        slack=free_port(),
+        trello=free_port(),
+        worker_metrics=(free_port(), free_port(), free_port()),
+    )
 
 
 @dataclass

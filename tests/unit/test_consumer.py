@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 
 import boto3
 import pytest
@@ -14,9 +12,8 @@ from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
 from ticketrouter.destination import PermanentDeliveryError
-from ticketrouter.heartbeat import is_fresh
-from ticketrouter.heartbeat import main as heartbeat_main
 from ticketrouter.ledger import Ledger
+from ticketrouter.observability import DELIVERIES, Health
 from ticketrouter.queues import ensure_queue_pair
 from ticketrouter.ticket import Ticket, parse_submission
 
@@ -162,16 +159,15 @@ def test_backoff_grows_exponentially_with_jitter_and_is_capped(attempt, low, hig
     assert compute_backoff(attempt, 5, 900, rand=lambda: 0.999999) in (high - 1, high)
 
 
-def test_the_loop_refreshes_its_heartbeat_before_each_poll(sqs, queues, ledger, tmp_path):
-    heartbeat = tmp_path / "heartbeat"
-    options = ConsumerOptions(wait_seconds=0, burst=True, heartbeat_file=heartbeat)
-    assert not is_fresh(heartbeat, 60)
-    Consumer(sqs, queues, RecordingDestination(), ledger, options).run()
-    assert is_fresh(heartbeat, 60)
-    os.utime(heartbeat, (time.time() - 120, time.time() - 120))
-    assert not is_fresh(heartbeat, 60)
-    assert heartbeat_main([str(heartbeat), "60"]) == 1
-    assert heartbeat_main([str(heartbeat), "600"]) == 0
+def test_the_loop_beats_and_counts_its_outcomes(sqs, queues, ledger):
+    health = Health(max_silence_seconds=60)
+    health.last_beat -= 120
+    assert not health.alive()
+    before = DELIVERIES.labels("recording", "delivered")._value.get()
+    send(sqs, queues, ticket().to_message())
+    Consumer(sqs, queues, RecordingDestination(), ledger, BURST, health).run()
+    assert health.alive()
+    assert DELIVERIES.labels("recording", "delivered")._value.get() == before + 1
 
 
 # --- the ledger: nothing doubled -------------------------------------------------------

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -94,5 +93,7 @@ class WorkerSettings(RouterSettings):
     # First retry after about this many seconds, doubling per receive, up to the cap.
     worker_retry_base_seconds: int = Field(5, ge=0)
     worker_retry_max_seconds: int = Field(900, ge=0, le=43_200)
-    # Liveness file for container health checks; unset = none.
-    worker_heartbeat_file: Path | None = None
+    # /metrics, /healthz and /readyz; unset = not served.
+    worker_metrics_port: int | None = Field(None, ge=0, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
+    worker_queue_metrics_seconds: float = Field(15, gt=0)

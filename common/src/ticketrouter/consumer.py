@@ -10,7 +10,6 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -19,9 +18,9 @@ from pydantic import ValidationError
 from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import WorkerSettings
 from ticketrouter.destination import Destination, PermanentDeliveryError
-from ticketrouter.heartbeat import beat
 from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, FAILED, Ledger, LedgerConflict
 from ticketrouter.logs import bound_ticket
+from ticketrouter.observability import DELIVERIES, DELIVERY_LATENCY, DLQ_MOVES, RETRIES, Health
 from ticketrouter.queues import QueuePair
 from ticketrouter.ticket import Ticket
 
@@ -46,8 +45,6 @@ class ConsumerOptions:
     retry_max_seconds: float = 900
     # Stop once a receive comes back empty: makes tests and one-off drains deterministic.
     burst: bool = False
-    # Touched before every poll so a health check can tell a live loop from a stuck one.
-    heartbeat_file: Path | None = None
     # The queue's redrive count: the attempt that fails at this count parks the message itself.
     max_attempts: int = 5
     # A ticket "delivering" for longer than this (the visibility timeout) was abandoned by a dead worker.
@@ -61,7 +58,6 @@ class ConsumerOptions:
             retry_base_seconds=settings.worker_retry_base_seconds,
             retry_max_seconds=settings.worker_retry_max_seconds,
             burst=burst,
-            heartbeat_file=settings.worker_heartbeat_file,
             max_attempts=settings.queue_max_receives,
             stale_after_seconds=settings.queue_visibility_timeout,
         )
@@ -77,10 +73,12 @@ class Consumer:
         destination: Destination,
         ledger: Ledger,
         options: ConsumerOptions = ConsumerOptions(),
+        health: Health | None = None,
     ) -> None:
         self.sqs = sqs
         self.queues = queues
         self.ledger = ledger
+        self.health = health
         self.destination = destination
         self.options = options
         self.stopping = False
@@ -98,8 +96,8 @@ class Consumer:
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         while not self.stopping:
-            if self.options.heartbeat_file:
-                beat(self.options.heartbeat_file)
+            if self.health:
+                self.health.beat()
             messages = self.receive()
             if not messages and self.options.burst:
                 break
@@ -132,6 +130,11 @@ class Consumer:
 
     def handle(self, message: dict[str, Any]) -> Outcome:
         """Deliver one message and settle it: delete, schedule a retry, or park."""
+        outcome = self._handle(message)
+        DELIVERIES.labels(self.destination.name, outcome.value).inc()
+        return outcome
+
+    def _handle(self, message: dict[str, Any]) -> Outcome:
         try:
             ticket = Ticket.from_message(message["Body"])
         except ValidationError as error:
@@ -139,7 +142,7 @@ class Consumer:
                 f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
             )
             log.error("poison message", extra={"message_id": message["MessageId"], "reason": reason})
-            return self.park(message, reason)
+            return self.park(message, reason, "poison")
         with bound_ticket(ticket.id):
             return self.deliver(ticket, message)
 
@@ -171,17 +174,21 @@ class Consumer:
                 reference = self.destination.deliver(ticket)
         except PermanentDeliveryError as error:
             log.error("delivery refused permanently; parking", extra={**context, "error": str(error)})
-            return self.give_up(ticket, message, f"{self.destination.name} refused: {error}")
+            return self.give_up(ticket, message, f"{self.destination.name} refused: {error}", "permanent")
         except Exception as error:  # noqa: BLE001 — any other adapter failure is transient: retry later
             if attempt >= self.options.max_attempts:
                 log.error("delivery failed on the last attempt; parking", exc_info=error, extra=context)
-                return self.give_up(ticket, message, f"gave up after {attempt} attempts: {error}")
+                return self.give_up(
+                    ticket, message, f"gave up after {attempt} attempts: {error}", "exhausted"
+                )
             delay = self.backoff(attempt)
             log.warning("delivery failed; will retry", exc_info=error, extra={**context, "retry_in_s": delay})
+            RETRIES.labels(self.destination.name).inc()
             self.record(ticket, FAILED, error=str(error))
             self.retry_later(message, delay)
             return Outcome.RETRY
         latency = (datetime.now(UTC) - ticket.created_at).total_seconds()
+        DELIVERY_LATENCY.labels(self.destination.name, ticket.priority.value).observe(latency)
         log.info("delivered", extra={**context, "reference": reference, "latency_s": round(latency, 3)})
         if not self.record(ticket, DELIVERED, reference=reference):
             # Delivered but not recorded: keep the message; its next claim reconciles, not reposts.
@@ -215,8 +222,8 @@ class Consumer:
             return False
         return True
 
-    def give_up(self, ticket: Ticket, message: dict[str, Any], reason: str) -> Outcome:
-        outcome = self.park(message, reason)
+    def give_up(self, ticket: Ticket, message: dict[str, Any], reason: str, kind: str) -> Outcome:
+        outcome = self.park(message, reason, kind)
         if outcome is Outcome.PARKED:
             self.record(ticket, DEAD_LETTERED, error=reason)
         return outcome
@@ -238,7 +245,7 @@ class Consumer:
         except (BotoCoreError, ClientError) as error:
             log.error("could not schedule retry; default visibility applies", extra={"error": str(error)})
 
-    def park(self, message: dict[str, Any], reason: str) -> Outcome:
+    def park(self, message: dict[str, Any], reason: str, kind: str) -> Outcome:
         """Move the message to the dead-letter queue at once, with the reason attached."""
         attributes = dict(message.get("MessageAttributes", {}))
         attributes["park_reason"] = {"DataType": "String", "StringValue": reason[:1000]}
@@ -252,4 +259,5 @@ class Consumer:
             log.error("could not park message; it stays on the queue", extra={"error": str(error)})
             return Outcome.RETRY
         self.delete(message)
+        DLQ_MOVES.labels(self.destination.name, kind).inc()
         return Outcome.PARKED

@@ -16,7 +16,8 @@ from ticketrouter.consumer import Consumer, ConsumerOptions
 from ticketrouter.destination import Destination, PermanentDeliveryError
 from ticketrouter.ledger import Ledger
 from ticketrouter.logs import configure_logging
-from ticketrouter.queues import QueueDirectory
+from ticketrouter.observability import Health, serve_observability, watch_queue
+from ticketrouter.queues import QueueDirectory, dlq_name
 from ticketrouter.ticket import Priority
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,14 @@ def run_worker(
         log.critical("queue unreachable; not starting", extra={"error": str(error)})
         return EXIT_QUEUE_UNREACHABLE
     ledger = Ledger(aws_client("s3", settings), settings.ledger_bucket)
-    consumer = Consumer(sqs, queues, destination, ledger, ConsumerOptions.from_settings(settings))
+    # Alive while the loop polls: a long poll, then a slow batch of deliveries, with room to spare.
+    health = Health(max_silence_seconds=2 * settings.worker_wait_seconds + 120)
+    if settings.worker_metrics_port is not None:
+        name = settings.queue_name(priority)
+        watch_queue(sqs, queues, (name, dlq_name(name)), health, settings.worker_queue_metrics_seconds)
+        server = serve_observability(settings.worker_metrics_port, health, settings.worker_metrics_host)
+        log.info("metrics and health served", extra={"port": server.server_port})
+    consumer = Consumer(sqs, queues, destination, ledger, ConsumerOptions.from_settings(settings), health)
     install_signal_handlers(consumer)
     log.info("worker ready", extra={"queue": queues.url, "priority": priority.value})
     consumer.run()

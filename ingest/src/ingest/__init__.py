@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 
-from ingest import apidoc, health, teams, tickets
+from ingest import apidoc, health, metrics, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.settings import IngestSettings
 from ticketrouter.aws import aws_client
@@ -40,6 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(teams.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(apidoc.bp)
+    app.register_blueprint(metrics.bp)
     app.before_request(_start_timer)
     app.after_request(_log_request)
     return app
@@ -51,7 +52,11 @@ def _start_timer() -> None:
 
 def _log_request(response: Response) -> Response:
     """One JSON line per request; never the headers (they carry the token)."""
-    duration_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    duration = time.perf_counter() - g.get("started", time.perf_counter())
+    duration_ms = duration * 1000
+    # The route's pattern, not the path: /tickets/<ticket_id> is one series, not one per ticket.
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    metrics.REQUEST_LATENCY.labels(request.method, endpoint, str(response.status_code)).observe(duration)
     extra = {
         "method": request.method,
         "path": request.path,

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from ingest.metrics import REJECTED
 
 
 class ApiError(Exception):
@@ -27,7 +29,13 @@ class ApiError(Exception):
         self.details = details
 
 
+# Endpoints where an error answer means a submission was refused.
+_SUBMISSION_ENDPOINTS = {"tickets.submit_ticket", "teams.teams_webhook"}
+
+
 def error_response(error: ApiError) -> tuple[Response, int, dict[str, str]]:
+    if request.endpoint in _SUBMISSION_ENDPOINTS:
+        REJECTED.labels(error.error).inc()
     body = {"error": error.error, "message": error.message, **error.details}
     return jsonify(body), error.status, error.headers
 

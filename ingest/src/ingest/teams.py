@@ -21,6 +21,7 @@ from ingest.body import decode_json, read_raw_body
 from ingest.errors import ApiError
 from ingest.freetext import TEMPLATE, ParsedMessage, parse_message
 from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
+from ingest.metrics import ACCEPTED, REJECTED
 from ingest.replies import confirmation
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -93,10 +94,11 @@ def teams_webhook():
     submission, problems = submission_problems(parse_message(text), name)
     if problems:
         log.info("webhook message not a ticket", extra={"problems": problems})
+        REJECTED.labels("webhook_correction").inc()
         return reply(correction(problems))
     activity_id = activity.get("id") if isinstance(activity.get("id"), str) else None
     try:
-        ticket, _ = accept(
+        ticket, repeated = accept(
             submission,
             current_app.extensions["webhook_queues"],
             current_app.extensions["webhook_ledger"],
@@ -110,4 +112,6 @@ def teams_webhook():
             "Sorry, the ticket queue is unreachable right now and your ticket was NOT created. "
             "Please send the same message again in a minute."
         )
+    if not repeated:
+        ACCEPTED.labels(ticket.priority.value, "teams-webhook").inc()
     return reply(confirmation(ticket))

@@ -13,6 +13,7 @@ from ingest.auth import require_bearer_token
 from ingest.body import decode_json, read_raw_body, require_json_content_type
 from ingest.errors import ApiError
 from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
+from ingest.metrics import ACCEPTED
 from ingest.replies import confirmation, reply_card
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -80,6 +81,8 @@ def submit_ticket():
             "the ticket queue cannot be reached; nothing was queued, please retry",
             headers={"Retry-After": str(retry_after)},
         ) from None
+    if not repeated:
+        ACCEPTED.labels(ticket.priority.value, ticket.source or "api").inc()
     body = {
         "ticket_id": ticket.id,
         "priority": ticket.priority.value,

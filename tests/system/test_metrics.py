@@ -1,0 +1,83 @@
+"""/metrics of ingest (gunicorn, several processes) and of each worker, and the workers' probes."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.system.conftest import Router
+
+WORKERS = ("worker-slack", "worker-trello", "worker-s3")
+
+
+def scrape(url: str) -> dict[tuple[str, tuple], float]:
+    """Every sample of a /metrics page, keyed by name and labels."""
+    response = requests.get(url, timeout=5)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float:
+    """Sum of the samples of name whose labels include the given ones."""
+    wanted = set(labels.items())
+    return sum(v for (n, found), v in samples.items() if n == name and wanted <= set(found))
+
+
+def test_ingest_counts_accepted_and_rejected_tickets_across_gunicorn_workers(router: Router):
+    before = scrape(f"{router.stack.ingest_url}/metrics")
+    for _ in range(6):  # more than one gunicorn worker process takes these
+        assert router.submit({"title": "m", "priority": "low", "description": "d"}).status_code == 202
+    assert router.submit({"title": "m", "priority": "urgent", "description": "d"}).status_code == 422
+    assert router.submit({"title": "m"}, headers={}).status_code == 401
+    after = scrape(f"{router.stack.ingest_url}/metrics")
+    accepted = "ticketrouter_tickets_accepted_total"
+    assert value(after, accepted, priority="low") - value(before, accepted, priority="low") == 6
+    rejected = "ticketrouter_tickets_rejected_total"
+    assert (
+        value(after, rejected, reason="validation_failed")
+        - value(before, rejected, reason="validation_failed")
+        == 1
+    )
+    assert value(after, rejected, reason="unauthorized") - value(before, rejected, reason="unauthorized") == 1
+    latency = value(
+        after, "ticketrouter_http_request_duration_seconds_count", endpoint="/tickets", status="202"
+    )
+    assert latency >= 6
+
+
+def test_each_worker_exposes_deliveries_latency_and_queue_depths(router: Router):
+    ids = [
+        router.submit({"title": "metrics", "priority": p, "description": "d"}).json()["ticket_id"]
+        for p in ("high", "medium", "low")
+    ]
+    router.wait_for(lambda: all(router.status(t)["status"] == "delivered" for t in ids), what="deliveries")
+    for name, destination, queue in zip(
+        WORKERS, ("slack", "trello", "s3"), ("high", "medium", "low"), strict=True
+    ):
+        base = router.stack.url(router.stack.worker_metrics_port(name))
+        samples = scrape(f"{base}/metrics")
+        assert (
+            value(samples, "ticketrouter_deliveries_total", destination=destination, outcome="delivered") >= 1
+        )
+        assert value(samples, "ticketrouter_delivery_latency_seconds_count", destination=destination) >= 1
+        for queue_name in (f"tickets-{queue}", f"tickets-{queue}-dlq"):
+            for state in ("visible", "in_flight"):
+                assert ("ticketrouter_queue_messages", (("queue", queue_name), ("state", state))) in samples
+        assert value(samples, "ticketrouter_worker_heartbeat_timestamp_seconds") > 0
+        assert requests.get(f"{base}/healthz", timeout=5).json() == {"status": "ok"}
+        router.wait_for(
+            lambda b=base: requests.get(f"{b}/readyz", timeout=5).status_code == 200, what="ready"
+        )
+
+
+def test_metric_names_follow_prometheus_conventions(router: Router):
+    text = requests.get(f"{router.stack.ingest_url}/metrics", timeout=5).text
+    names = set(re.findall(r"^(ticketrouter_[a-z_]+)", text, flags=re.MULTILINE))
+    assert names and all(re.fullmatch(r"ticketrouter_[a-z_]+", n) for n in names)
