@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo provision provision-aws dlq redrive test test-unit test-system test-containers lint \
+.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
 	up down logs ps tunnel constraints clean
 
 help: ## List the targets
@@ -40,6 +40,9 @@ demo: venv ## Submit one ticket per priority to a running stack and show where e
 
 provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
 	$(PY) -m ticketrouter.provision
+
+status: venv ## One screen: queue depths, DLQ counts, oldest waiting ticket, last deliveries
+	$(PY) -m ticketrouter.status
 
 dlq: venv ## List what is parked on the dead-letter queues, and why
 	$(PY) -m ticketrouter.dlq list

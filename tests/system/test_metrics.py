@@ -81,3 +81,18 @@ def test_metric_names_follow_prometheus_conventions(router: Router):
     text = requests.get(f"{router.stack.ingest_url}/metrics", timeout=5).text
     names = set(re.findall(r"^(ticketrouter_[a-z_]+)", text, flags=re.MULTILINE))
     assert names and all(re.fullmatch(r"ticketrouter_[a-z_]+", n) for n in names)
+
+
+def test_status_shows_depths_and_the_last_deliveries(router: Router):
+    import subprocess
+    import sys
+
+    tid = router.submit({"title": "status", "priority": "low", "description": "d"}).json()["ticket_id"]
+    router.wait_for(lambda: router.status(tid)["status"] == "delivered", what="delivered")
+    result = subprocess.run([sys.executable, "-m", "ticketrouter.status"], env=router.stack.env,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["priority", "queue", "visible", "in", "flight", "DLQ", "oldest", "waiting*"]
+    assert any(line.startswith("low") and "tickets-low" in line for line in lines)
+    assert any(tid in line and "s3://" in line for line in lines)

@@ -1,0 +1,92 @@
+"""One screen of the router's state: `make status` (or `python -m ticketrouter.status`).
+
+Queue depths come from SQS. Waiting ages and the last deliveries come from the ledger's most
+recently changed records (at most RECENT of them are read, so the screen stays quick).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ticketrouter.aws import aws_client
+from ticketrouter.config import RouterSettings
+from ticketrouter.ledger import DELIVERED, FAILED, QUEUED, Ledger
+from ticketrouter.logs import configure_logging
+from ticketrouter.queues import QueueDirectory
+from ticketrouter.ticket import Priority
+
+RECENT = 200
+SHOWN = 10
+
+
+def queue_depths(directory: QueueDirectory, sqs: Any, priority: Priority) -> tuple[int, int, int]:
+    """Visible, in flight, and parked on the dead-letter queue."""
+    pair = directory.pair(priority)
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    main = sqs.get_queue_attributes(QueueUrl=pair.url, AttributeNames=names)["Attributes"]
+    dlq = sqs.get_queue_attributes(QueueUrl=pair.dlq_url, AttributeNames=names[:1])["Attributes"]
+    return int(main[names[0]]), int(main[names[1]]), int(dlq[names[0]])
+
+
+def recent_records(s3: Any, ledger: Ledger) -> list[dict[str, Any]]:
+    """The ledger records changed most recently, newest first."""
+    listing = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ledger.bucket, Prefix="tickets/"):
+        listing += page.get("Contents", [])
+    listing.sort(key=lambda item: item["LastModified"], reverse=True)
+    ids = [item["Key"].removeprefix("tickets/").removesuffix(".json") for item in listing[:RECENT]]
+    return [record for record in map(ledger.get, ids) if record]
+
+
+def age(iso: str) -> str:
+    seconds = int((datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds())
+    return (
+        f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        if seconds >= 3600
+        else f"{seconds // 60}m{seconds % 60:02d}s"
+    )
+
+
+def render(settings: RouterSettings) -> str:
+    sqs = aws_client("sqs", settings)
+    s3 = aws_client("s3", settings)
+    directory = QueueDirectory(sqs, settings)
+    records = recent_records(s3, Ledger(s3, settings.ledger_bucket))
+    lines = [f"{'priority':<9}{'queue':<22}{'visible':>8}{'in flight':>10}{'DLQ':>6}  oldest waiting*"]
+    for priority in Priority:
+        visible, in_flight, parked = queue_depths(directory, sqs, priority)
+        waiting = [
+            r["created_at"]
+            for r in records
+            if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)
+        ]
+        oldest = age(min(waiting)) if waiting else "-"
+        name = settings.queue_name(priority)
+        lines.append(f"{priority.value:<9}{name:<22}{visible:>8}{in_flight:>10}{parked:>6}  {oldest}")
+    lines += ["", f"Last delivered tickets* ({SHOWN} at most):"]
+    delivered = [r for r in records if r["status"] == DELIVERED][:SHOWN]
+    lines += [
+        f"  {r['updated_at'][:19]}  {r['priority']:<7}{r['ticket_id']}  {r['destination']:<7}{r['reference']}"
+        for r in delivered
+    ] or ["  none"]
+    lines += ["", f"* from the {RECENT} most recently changed ledger records ({len(records)} read)"]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    settings = RouterSettings.load()
+    configure_logging("status", settings.log_level)
+    try:
+        print(render(settings))
+    except (BotoCoreError, ClientError) as error:
+        print(f"cannot reach AWS at {settings.aws_endpoint_url or 'AWS'}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
