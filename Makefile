@@ -14,7 +14,7 @@ COMPOSE ?= docker compose
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
 .PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
-	up down logs ps tunnel constraints clean
+	up down logs ps tunnel bench constraints clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -87,6 +87,16 @@ test-system: venv ## Run only the system tests (real processes)
 test-containers: venv ## Run only the container tests (needs a Docker engine)
 	$(PY) -m pytest tests/containers
 
+# The benchmark's emulator (MiniStack) lives in its own virtualenv: its pins are not the router's.
+.venv-bench/.installed: bench/requirements-emulator.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required" >&2; exit 1; }
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet --disable-pip-version-check --no-deps -r bench/requirements-emulator.txt
+	@touch $@
+
+bench: venv .venv-bench/.installed ## Run the benchmarks (about 8 minutes) and write bench/RESULTS.md
+	$(PY) bench/run.py
+
 constraints: ## Re-pin every dependency into constraints.txt from a fresh resolve
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
 	$(VENV).pin/bin/pip install --quiet -r requirements-dev.txt
@@ -94,4 +104,4 @@ constraints: ## Re-pin every dependency into constraints.txt from a fresh resolv
 	mv constraints.txt.new constraints.txt && rm -rf $(VENV).pin
 
 clean: ## Remove the virtual environment and dev logs (not the container stack: make down)
-	rm -rf $(VENV) .dev .pytest_cache
+	rm -rf $(VENV) .venv-bench .dev .pytest_cache

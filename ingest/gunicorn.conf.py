@@ -43,7 +43,8 @@ def post_worker_init(worker):
     """Resolve (get or create) the queues as each worker starts."""
     from ingest import resolve_queues
 
-    resolve_queues(worker.wsgi)
+    if "queues" in getattr(worker.wsgi, "extensions", {}):  # not the benchmark's no-op app
+        resolve_queues(worker.wsgi)
 
 
 def on_starting(server):

@@ -146,6 +146,8 @@ class Stack:
     ports: Ports = Ports()
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     services: list[Service] = field(default_factory=list)
+    # Worker modules to run (the benchmark swaps in its single shared-queue worker).
+    workers: tuple[str, ...] = ("worker_slack", "worker_trello", "worker_s3")
 
     def __post_init__(self) -> None:
         self.local_aws = "AWS_ENDPOINT_URL" not in self.env
@@ -216,7 +218,7 @@ class Stack:
                     lambda _: http_ok(self.ingest_url + "/readyz"),
                 )
             )
-            for module in ("worker_slack", "worker_trello", "worker_s3"):
+            for module in self.workers:
                 self.start_worker(module)
         except BaseException:
             self.stop()
@@ -228,15 +230,13 @@ class Stack:
         name = module.replace("_", "-")
         self.services = [s for s in self.services if s.name != name or s.running()]
         port = self.worker_metrics_port(name)
-        return self._launch(
-            Service(
-                name, [PYTHON, "-m", module], log_says("worker ready"), {"WORKER_METRICS_PORT": str(port)}
-            )
-        )
+        env = {"WORKER_METRICS_PORT": str(port)} if port else {}
+        return self._launch(Service(name, [PYTHON, "-m", module], log_says("worker ready"), env))
 
-    def worker_metrics_port(self, name: str) -> int:
+    def worker_metrics_port(self, name: str) -> int | None:
         """Where worker-slack, worker-trello or worker-s3 serves /metrics, /healthz and /readyz."""
-        return self.ports.worker_metrics[("worker-slack", "worker-trello", "worker-s3").index(name)]
+        names = ("worker-slack", "worker-trello", "worker-s3")
+        return self.ports.worker_metrics[names.index(name)] if name in names else None
 
     def provision(self) -> None:
         result = subprocess.run(

@@ -1,0 +1,47 @@
+"""The design the router replaces: every ticket on one queue, drained by one worker that
+hands each ticket to its destination. Same consumer loop, ledger and adapters as the real
+workers; only the routing differs. Used by bench/run.py for the isolation comparison.
+"""
+
+import sys
+
+from ticketrouter.config import WorkerSettings
+from ticketrouter.ticket import Priority, Ticket
+from ticketrouter.worker import run_worker
+from worker_s3.__main__ import build_destination as s3_destination
+from worker_slack.__main__ import SlackSettings
+from worker_slack.__main__ import build_destination as slack_destination
+from worker_trello.__main__ import TrelloSettings
+from worker_trello.__main__ import build_destination as trello_destination
+
+
+class SharedSettings(SlackSettings, TrelloSettings, WorkerSettings):
+    pass
+
+
+class RoutingDestination:
+    """Delivers each ticket to the destination of its priority."""
+
+    name = "shared"
+
+    def __init__(self, settings: SharedSettings) -> None:
+        self.by_priority = {
+            Priority.HIGH: slack_destination(settings),
+            Priority.MEDIUM: trello_destination(settings),
+            Priority.LOW: s3_destination(settings),
+        }
+
+    def check(self) -> None:
+        for destination in self.by_priority.values():
+            destination.check()
+
+    def deliver(self, ticket: Ticket) -> str:
+        return self.by_priority[ticket.priority].deliver(ticket)
+
+    def find(self, ticket: Ticket) -> str | None:
+        return self.by_priority[ticket.priority].find(ticket)
+
+
+if __name__ == "__main__":
+    # All three queue names point at the shared queue, so the high one is the shared one.
+    sys.exit(run_worker("worker-shared", Priority.HIGH, SharedSettings, RoutingDestination))
