@@ -36,7 +36,6 @@ from botocore.config import Config
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from devstack import PYTHON, Ports, Stack, wait_until  # noqa: E402
-
 from ticketrouter.ticket import Ticket, parse_submission  # noqa: E402
 
 BENCH = ROOT / "bench"
