@@ -15,6 +15,7 @@ import ctypes
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -69,6 +70,13 @@ class Ports:
                 for name, default in zip(("SLACK", "TRELLO", "S3"), cls.worker_metrics, strict=True)
             ),
         )
+
+
+def free_port() -> int:
+    """A port nothing listens on right now, for servers that cannot be handed a socket."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def http_ok(url: str) -> bool:

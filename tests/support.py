@@ -10,14 +10,7 @@ from collections.abc import Iterator
 from flask import Flask
 from werkzeug.serving import make_server
 
-from devstack import wait_until  # noqa: F401 — the one polling helper, re-exported for tests
-
-
-def free_port() -> int:
-    """A port nothing listens on right now, for servers we cannot hand a socket to (moto, gunicorn)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from devstack import free_port, wait_until  # noqa: F401 — the shared helpers, re-exported for tests
 
 
 @contextlib.contextmanager

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import TypeVar
 
 from ticketrouter.ticket import Priority
 
+K = TypeVar("K")
 FIELDS = ("title", "priority", "description")
 # Every way of writing a field's name that is taken as that field; typos are matched against these.
 FIELD_NAMES = {
@@ -90,22 +93,26 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def field_for_label(label: str) -> str | None:
-    """The field a label names, allowing for case, spacing and typos (None if none fits)."""
-    word = re.sub(r"[^a-z]", "", label.lower())
-    for name, spellings in FIELD_NAMES.items():
+def _lookup(word: str, table: Mapping[K, tuple[str, ...]], cutoff: float) -> K | None:
+    """The key one of whose spellings is word, or (for words long enough) a close typo of it."""
+    for key, spellings in table.items():
         if word in spellings:
-            return name
+            return key
     if len(word) < _FUZZY_MIN_LENGTH:
         return None
     candidates = {
-        spelling: name
-        for name, spellings in FIELD_NAMES.items()
+        spelling: key
+        for key, spellings in table.items()
         for spelling in spellings
         if len(spelling) >= _FUZZY_MIN_LENGTH
     }
-    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=_FIELD_CUTOFF)
+    match = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
     return candidates[match[0]] if match else None
+
+
+def field_for_label(label: str) -> str | None:
+    """The field a label names, allowing for case, spacing and typos (None if none fits)."""
+    return _lookup(re.sub(r"[^a-z]", "", label.lower()), FIELD_NAMES, _FIELD_CUTOFF)
 
 
 def priority_for_text(value: str) -> Priority | None:
@@ -116,19 +123,7 @@ def priority_for_text(value: str) -> Priority | None:
     first = words[0]
     if first in ("p", "sev") and len(words) > 1:  # "P 1", "Sev 2"
         first += words[1]
-    for priority, spellings in PRIORITY_WORDS.items():
-        if first in spellings:
-            return priority
-    if len(first) < _FUZZY_MIN_LENGTH:
-        return None
-    candidates = {
-        word: priority
-        for priority, spellings in PRIORITY_WORDS.items()
-        for word in spellings
-        if len(word) >= _FUZZY_MIN_LENGTH
-    }
-    match = difflib.get_close_matches(first, list(candidates), n=1, cutoff=_PRIORITY_CUTOFF)
-    return candidates[match[0]] if match else None
+    return _lookup(first, PRIORITY_WORDS, _PRIORITY_CUTOFF)
 
 
 @dataclass
