@@ -14,7 +14,7 @@ COMPOSE ?= docker compose
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
 .PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
-	up down logs ps tunnel bench constraints clean
+	up down logs ps tunnel bench bench-localstack constraints clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -96,6 +96,9 @@ test-containers: venv ## Run only the container tests (needs a Docker engine)
 
 bench: venv .venv-bench/.installed ## Run the benchmarks (about 8 minutes) and write bench/RESULTS.md
 	$(PY) bench/run.py
+
+bench-localstack: venv ## The same benchmarks on LocalStack in Docker (LOCALSTACK_IMAGE): bench/RESULTS-localstack.md
+	$(PY) bench/run.py --emulator localstack --output bench/RESULTS-localstack.md
 
 constraints: ## Re-pin every dependency into constraints.txt from a fresh resolve
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
