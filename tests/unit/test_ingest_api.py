@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ingest import create_app
 from tests.support import dead_endpoint
@@ -19,10 +17,8 @@ VALID = {"title": "Printer on fire", "priority": "High", "description": "Third f
 
 
 @pytest.fixture
-def aws():
-    with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="tickets-ledger")
-        yield boto3.client("sqs", region_name="us-east-1")
+def aws(ingest_aws):
+    return ingest_aws
 
 
 @pytest.fixture

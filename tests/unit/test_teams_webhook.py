@@ -7,9 +7,7 @@ import hashlib
 import hmac
 import json
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from ingest import create_app
 from tests.support import dead_endpoint
@@ -41,10 +39,8 @@ GOOD = "<p><at>TicketBot</at> Title: Lost password</p><p>Priority: Medium</p><p>
 
 
 @pytest.fixture
-def sqs():
-    with mock_aws():
-        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="tickets-ledger")
-        yield boto3.client("sqs", region_name="us-east-1")
+def sqs(ingest_aws):
+    return ingest_aws
 
 
 @pytest.fixture
