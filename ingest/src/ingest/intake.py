@@ -11,6 +11,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import g
 
+from ingest.metrics import ACCEPTED
 from ticketrouter.ledger import Ledger, LedgerConflict
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueueDirectory
@@ -87,6 +88,7 @@ def _forget(ledger: Ledger, key: str) -> None:
 
 
 def _queue(ticket: Ticket, queues: QueueDirectory, ledger: Ledger) -> None:
+    """Send the ticket to its queue (counted as accepted), then record it in the ledger."""
     g.ticket_id = ticket.id  # for the request log line
     with bound_ticket(ticket.id):
         try:
@@ -94,6 +96,7 @@ def _queue(ticket: Ticket, queues: QueueDirectory, ledger: Ledger) -> None:
         except (BotoCoreError, ClientError) as error:
             log.error("queue unavailable", extra={"error": str(error)})
             raise QueueUnavailable(str(error)) from error
+        ACCEPTED.labels(ticket.priority.value, ticket.source or "api").inc()
         log.info(
             "ticket queued",
             extra={"priority": ticket.priority.value, "source": ticket.source, "sqs_message_id": message_id},

@@ -21,7 +21,7 @@ from ingest.body import decode_json, read_raw_body
 from ingest.errors import ApiError
 from ingest.freetext import TEMPLATE, ParsedMessage, parse_message
 from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
-from ingest.metrics import ACCEPTED, REJECTED
+from ingest.metrics import REJECTED
 from ingest.replies import confirmation
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -42,6 +42,12 @@ def signature_is_valid(secret_b64: str, body: bytes, authorization: str) -> bool
         return False
     expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
     return hmac.compare_digest(presented.strip().encode(), expected)
+
+
+def _text(mapping: dict[str, Any], key: str) -> str | None:
+    """A string field of the activity, or None when absent or not a string."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) else None
 
 
 def reply(text: str) -> Any:
@@ -88,17 +94,17 @@ def teams_webhook():
             "body must be a Teams activity (a JSON object)",
             fields={"body": "must be a JSON object"},
         )
-    text = activity.get("text") if isinstance(activity.get("text"), str) else ""
     sender = activity.get("from") if isinstance(activity.get("from"), dict) else {}
-    name = sender.get("name") if isinstance(sender.get("name"), str) else None
-    submission, problems = submission_problems(parse_message(text), name)
+    submission, problems = submission_problems(
+        parse_message(_text(activity, "text") or ""), _text(sender, "name")
+    )
     if problems:
         log.info("webhook message not a ticket", extra={"problems": problems})
         REJECTED.labels("webhook_correction").inc()
         return reply(correction(problems))
-    activity_id = activity.get("id") if isinstance(activity.get("id"), str) else None
+    activity_id = _text(activity, "id")
     try:
-        ticket, repeated = accept(
+        ticket, _ = accept(
             submission,
             current_app.extensions["webhook_queues"],
             current_app.extensions["webhook_ledger"],
@@ -112,6 +118,4 @@ def teams_webhook():
             "Sorry, the ticket queue is unreachable right now and your ticket was NOT created. "
             "Please send the same message again in a minute."
         )
-    if not repeated:
-        ACCEPTED.labels(ticket.priority.value, "teams-webhook").inc()
     return reply(confirmation(ticket))

@@ -13,7 +13,6 @@ from ingest.auth import require_bearer_token
 from ingest.body import decode_json, read_raw_body, require_json_content_type
 from ingest.errors import ApiError
 from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
-from ingest.metrics import ACCEPTED
 from ingest.replies import confirmation, reply_card
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -22,6 +21,12 @@ bp.before_request(require_bearer_token)
 
 IDEMPOTENCY_KEY_MAX = 255
 _TICKET_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+def unavailable(error: str, message: str) -> ApiError:
+    """A 503 telling the caller when to retry."""
+    retry_after = current_app.extensions["settings"].ingest_retry_after_seconds
+    return ApiError(503, error, message, headers={"Retry-After": str(retry_after)})
 
 
 def idempotency_key() -> str | None:
@@ -43,7 +48,8 @@ def idempotency_key() -> str | None:
 @bp.post("/tickets")
 def submit_ticket():
     require_json_content_type()
-    payload = decode_json(read_raw_body())
+    raw = read_raw_body()
+    payload = decode_json(raw)
     if not isinstance(payload, dict):
         raise ApiError(
             422,
@@ -58,7 +64,6 @@ def submit_ticket():
         raise ApiError(
             422, "validation_failed", "some fields are missing or invalid", fields=fields
         ) from None
-    raw = read_raw_body()
     try:
         ticket, repeated = accept(
             submission,
@@ -74,15 +79,9 @@ def submit_ticket():
             "this idempotency key was used for a different ticket in the last 24 hours",
         ) from None
     except QueueUnavailable:
-        retry_after = current_app.extensions["settings"].ingest_retry_after_seconds
-        raise ApiError(
-            503,
-            "queue_unavailable",
-            "the ticket queue cannot be reached; nothing was queued, please retry",
-            headers={"Retry-After": str(retry_after)},
+        raise unavailable(
+            "queue_unavailable", "the ticket queue cannot be reached; nothing was queued, please retry"
         ) from None
-    if not repeated:
-        ACCEPTED.labels(ticket.priority.value, ticket.source or "api").inc()
     body = {
         "ticket_id": ticket.id,
         "priority": ticket.priority.value,
@@ -99,12 +98,7 @@ def ticket_status(ticket_id: str):
     try:
         record = current_app.extensions["ledger"].get(ticket_id) if _TICKET_ID.match(ticket_id) else None
     except (BotoCoreError, ClientError):
-        raise ApiError(
-            503,
-            "ledger_unavailable",
-            "the ticket ledger cannot be reached; please retry",
-            headers={"Retry-After": str(current_app.extensions["settings"].ingest_retry_after_seconds)},
-        ) from None
+        raise unavailable("ledger_unavailable", "the ticket ledger cannot be reached; please retry") from None
     if record is None:
         raise ApiError(404, "not_found", f"no ticket {ticket_id}")
     return jsonify(record)
