@@ -19,7 +19,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
-from ticketrouter.queues import QueuePair
+from ticketrouter.queues import QueuePair, message_counts
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +62,10 @@ class Health:
 
 def refresh_queue_depths(sqs: Any, pair: QueuePair, names: tuple[str, str]) -> None:
     """Set the depth gauges of a work queue and its dead-letter queue."""
-    wanted = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     for url, name in zip((pair.url, pair.dlq_url), names, strict=True):
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=wanted)["Attributes"]
-        QUEUE_MESSAGES.labels(name, "visible").set(int(attributes["ApproximateNumberOfMessages"]))
-        QUEUE_MESSAGES.labels(name, "in_flight").set(int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+        visible, in_flight = message_counts(sqs, url)
+        QUEUE_MESSAGES.labels(name, "visible").set(visible)
+        QUEUE_MESSAGES.labels(name, "in_flight").set(in_flight)
 
 
 def watch_queue(

@@ -88,6 +88,13 @@ def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: 
     return QueuePair(url=url, dlq_url=dlq_url)
 
 
+def message_counts(sqs: Any, url: str) -> tuple[int, int]:
+    """A queue's approximate (visible, in flight) message counts."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return int(attributes[names[0]]), int(attributes[names[1]])
+
+
 class QueueDirectory:
     """Resolves (and if need be creates) the queue pair of each priority, once per process."""
 
@@ -118,8 +125,4 @@ class QueueDirectory:
 
     def depth(self, priority: Priority) -> int:
         """Messages visible on the priority's queue (reachability probe for readiness)."""
-        attributes = self._sqs.get_queue_attributes(
-            QueueUrl=self.pair(priority).url,
-            AttributeNames=["ApproximateNumberOfMessages"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
+        return message_counts(self._sqs, self.pair(priority).url)[0]

@@ -16,7 +16,7 @@ from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings
 from ticketrouter.ledger import DELIVERED, FAILED, QUEUED, Ledger
 from ticketrouter.logs import configure_logging
-from ticketrouter.queues import QueueDirectory
+from ticketrouter.queues import QueueDirectory, message_counts
 from ticketrouter.ticket import Priority
 
 RECENT = 200
@@ -26,10 +26,8 @@ SHOWN = 10
 def queue_depths(directory: QueueDirectory, sqs: Any, priority: Priority) -> tuple[int, int, int]:
     """Visible, in flight, and parked on the dead-letter queue."""
     pair = directory.pair(priority)
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-    main = sqs.get_queue_attributes(QueueUrl=pair.url, AttributeNames=names)["Attributes"]
-    dlq = sqs.get_queue_attributes(QueueUrl=pair.dlq_url, AttributeNames=names[:1])["Attributes"]
-    return int(main[names[0]]), int(main[names[1]]), int(dlq[names[0]])
+    visible, in_flight = message_counts(sqs, pair.url)
+    return visible, in_flight, message_counts(sqs, pair.dlq_url)[0]
 
 
 def recent_records(s3: Any, ledger: Ledger) -> list[dict[str, Any]]:
