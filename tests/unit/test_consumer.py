@@ -11,7 +11,8 @@ from moto import mock_aws
 from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
-from ticketrouter.destination import PermanentDeliveryError
+from ticketrouter.delivery import DeliveryOptions
+from ticketrouter.destination import NotSentError, OutcomeUnknownError, PermanentDeliveryError
 from ticketrouter.ledger import Ledger
 from ticketrouter.observability import DELIVERIES, Health
 from ticketrouter.queues import ensure_queue_pair
@@ -24,10 +25,12 @@ class RecordingDestination:
     """Delivers by remembering; fails as told by the ticket's title."""
 
     name = "recording"
+    can_find = True
 
     def __init__(self, found: str | None = None) -> None:
         self.delivered: list[Ticket] = []
         self.found = found
+        self.lookups = 0
 
     def check(self) -> None:
         pass
@@ -37,10 +40,17 @@ class RecordingDestination:
             raise ConnectionError("destination down")
         if ticket.title == "permanent":
             raise PermanentDeliveryError("channel_not_found")
+        if ticket.title == "unknown":
+            raise OutcomeUnknownError("read timed out")
+        if ticket.title == "not sent":
+            raise NotSentError("connection refused")
         self.delivered.append(ticket)
         return f"ref-{ticket.id}"
 
     def find(self, ticket: Ticket) -> str | None:
+        self.lookups += 1
+        if self.found == "fail":
+            raise LookupError("history unreadable")
         return self.found
 
 
@@ -212,7 +222,7 @@ def test_after_a_worker_died_mid_delivery_the_destination_is_checked_before_send
     ledger.claim(sent, "recording", stale_after=60)  # then that worker was killed
     send(sqs, queues, sent.to_message())
     destination = RecordingDestination(found="ref-from-earlier")
-    options = ConsumerOptions(wait_seconds=0, burst=True, stale_after_seconds=0)
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(stale_after_seconds=0))
     result = Consumer(sqs, queues, destination, ledger, options).run()
     assert result[Outcome.DELIVERED] == 1 and destination.delivered == []
     assert ledger.get(sent.id)["reference"] == "ref-from-earlier"
@@ -223,7 +233,7 @@ def test_after_a_worker_died_before_handing_over_the_ticket_is_delivered(sqs, qu
     ledger.claim(sent, "recording", stale_after=60)
     send(sqs, queues, sent.to_message())
     destination = RecordingDestination(found=None)
-    options = ConsumerOptions(wait_seconds=0, burst=True, stale_after_seconds=0)
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(stale_after_seconds=0))
     Consumer(sqs, queues, destination, ledger, options).run()
     assert [t.id for t in destination.delivered] == [sent.id]
     assert ledger.get(sent.id)["attempts"] == 2
@@ -240,7 +250,7 @@ def test_a_transient_failure_is_recorded_as_failed(sqs, queues, ledger):
 def test_the_last_allowed_attempt_parks_the_message_and_the_ledger_says_so(sqs, queues, ledger):
     sent = ticket("transient")
     send(sqs, queues, sent.to_message())
-    options = ConsumerOptions(wait_seconds=0, burst=True, max_attempts=1)
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(max_attempts=1))
     result = Consumer(sqs, queues, RecordingDestination(), ledger, options).run()
     assert result[Outcome.PARKED] == 1
     [message] = dlq_messages(sqs, queues)
@@ -254,3 +264,126 @@ def test_no_delivery_without_the_ledger(sqs, queues):
     destination = RecordingDestination()
     result = Consumer(sqs, queues, destination, missing, BURST).run()
     assert result[Outcome.RETRY] == 1 and destination.delivered == []
+
+
+# --- outcomes: unknown means look before sending again ---------------------------------
+
+NO_WAIT = DeliveryOptions(retry_base_seconds=0, unknown_retry_seconds=0, stale_after_seconds=60)
+
+
+def first_attempt(sqs, queues, ledger, sent: Ticket) -> None:
+    """Run one failing attempt on the ticket, then make its message visible again at once,
+    as its retry delay running out would."""
+    send(sqs, queues, sent.to_message())
+    consumer = Consumer(sqs, queues, RecordingDestination(), ledger, ConsumerOptions(wait_seconds=0))
+    [message] = consumer.receive()
+    consumer.handle(message)
+    sqs.change_message_visibility(
+        QueueUrl=queues.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+
+
+def test_an_unknown_outcome_is_recorded_and_retried_no_sooner_than_the_unknown_delay(sqs, queues, ledger):
+    sent = ticket("unknown")
+    send(sqs, queues, sent.to_message())
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(unknown_retry_seconds=45))
+    consumer = Consumer(sqs, queues, RecordingDestination(), ledger, options)
+    delays = []
+    consumer.retry_later = lambda message, delay: delays.append(delay)
+    assert consumer.run()[Outcome.RETRY] == 1
+    record = ledger.get(sent.id)
+    assert (record["status"], record["last_outcome"]) == ("failed", "unknown")
+    assert delays and delays[0] >= 45
+
+
+@pytest.mark.parametrize(
+    ("found", "sends", "note"),
+    [("ref-earlier", 0, "found; not re-sent"), (None, 1, "not found; re-sent")],
+)
+def test_after_an_unknown_outcome_the_destination_is_asked_first(sqs, queues, ledger, found, sends, note):
+    sent = ticket("unknown")
+    first_attempt(sqs, queues, ledger, sent)
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=NO_WAIT)
+    # The next attempt's destination delivers fine: "unknown" is looked up, then maybe sent.
+    destination = RecordingDestination(found=found)
+    destination.deliver = lambda t: destination.delivered.append(t) or "ref-new"
+    assert Consumer(sqs, queues, destination, ledger, options).run()[Outcome.DELIVERED] == 1
+    record = ledger.get(sent.id)
+    assert destination.lookups == 1 and len(destination.delivered) == sends
+    assert (record["status"], record["last_outcome"]) == ("delivered", "delivered")
+    assert record["reference"] == (found or "ref-new")
+    assert note in record["history"][-1]["note"]
+    assert [h.get("outcome") for h in record["history"][1:]] == [None, "unknown", None, "delivered"]
+
+
+def test_a_failed_lookup_sends_nothing_and_keeps_the_outcome_unknown(sqs, queues, ledger):
+    sent = ticket("unknown")
+    first_attempt(sqs, queues, ledger, sent)
+    options = ConsumerOptions(wait_seconds=0, burst=True)
+    destination = RecordingDestination(found="fail")
+    assert Consumer(sqs, queues, destination, ledger, options).run()[Outcome.RETRY] == 1
+    record = ledger.get(sent.id)
+    assert destination.delivered == [] and destination.lookups == 1
+    assert (record["status"], record["last_outcome"]) == ("failed", "unknown")
+    assert record["last_error"].startswith("lookup failed")
+
+
+def test_a_destination_that_cannot_look_gets_the_ticket_again(sqs, queues, ledger):
+    sent = ticket("unknown")
+    first_attempt(sqs, queues, ledger, sent)
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=NO_WAIT)
+    blind = RecordingDestination()
+    blind.can_find = False
+    blind.deliver = lambda t: blind.delivered.append(t) or "ref"
+    assert Consumer(sqs, queues, blind, ledger, options).run()[Outcome.DELIVERED] == 1
+    assert blind.lookups == 0 and len(blind.delivered) == 1
+    assert "cannot be checked" in ledger.get(sent.id)["history"][-1]["note"]
+
+
+def test_after_a_not_sent_outcome_the_ticket_is_sent_without_a_lookup(sqs, queues, ledger):
+    sent = ticket("not sent")
+    first_attempt(sqs, queues, ledger, sent)
+    assert ledger.get(sent.id)["last_outcome"] == "not_sent"
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=NO_WAIT)
+    destination = RecordingDestination(found="ref-earlier")
+    destination.deliver = lambda t: destination.delivered.append(t) or "ref"
+    Consumer(sqs, queues, destination, ledger, options).run()
+    assert destination.lookups == 0 and len(destination.delivered) == 1
+
+
+def test_on_the_last_attempt_an_unreachable_ledger_parks_the_ticket_with_its_reason(sqs, queues, caplog):
+    sent = ticket()
+    send(sqs, queues, sent.to_message())
+    missing = Ledger(boto3.client("s3", region_name="us-east-1"), "no-such-bucket")
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(max_attempts=1))
+    destination = RecordingDestination()
+    assert Consumer(sqs, queues, destination, missing, options).run()[Outcome.PARKED] == 1
+    assert destination.delivered == []
+    [message] = dlq_messages(sqs, queues)
+    assert message["MessageAttributes"]["park_reason"]["StringValue"].startswith("ledger unavailable: ")
+    assert any(r.levelname == "ERROR" and "ledger unavailable" in r.getMessage() for r in caplog.records)
+
+
+class CountingS3:
+    """Counts the S3 calls the ledger makes."""
+
+    def __init__(self, s3) -> None:
+        self.s3, self.calls = s3, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.s3, name)
+
+
+def test_a_delivery_costs_the_ledger_three_calls(sqs, queues, ledger):
+    sent = ticket()
+    ledger.create(sent)
+    counting = CountingS3(ledger.s3)
+    send(sqs, queues, sent.to_message())
+    Consumer(sqs, queues, RecordingDestination(), Ledger(counting, ledger.bucket), BURST).run()
+    assert counting.calls == [
+        "get_object",
+        "put_object",
+        "put_object",
+    ]  # claim = read + write; settle = write
+    assert ledger.get(sent.id)["status"] == "delivered"

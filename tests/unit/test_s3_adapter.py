@@ -6,9 +6,17 @@ import json
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.stub import Stubber
 from moto import mock_aws
 
-from ticketrouter.destination import PermanentDeliveryError
+from tests.support import dead_endpoint
+from ticketrouter.destination import (
+    LookupFailedError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
 from ticketrouter.ticket import Ticket, parse_submission
 from worker_s3.destination import S3Destination, object_key
 
@@ -58,3 +66,39 @@ def test_missing_bucket_is_permanent(s3):
         S3Destination(s3, "absent").deliver(make_ticket())
     with pytest.raises(PermanentDeliveryError):
         S3Destination(s3, "absent").check()
+
+
+def test_an_unreachable_endpoint_is_not_sent():
+    with dead_endpoint() as url:
+        s3 = boto3.client(
+            "s3", region_name="us-east-1", endpoint_url=url, aws_access_key_id="x", aws_secret_access_key="x",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=1),
+        )  # fmt: skip
+        with pytest.raises(NotSentError):
+            S3Destination(s3, "tickets").deliver(make_ticket())
+
+
+def test_a_server_error_is_an_unknown_outcome():
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(s3) as stub:
+        stub.add_client_error("put_object", "InternalError", http_status_code=500)
+        with pytest.raises(OutcomeUnknownError, match="InternalError"):
+            S3Destination(s3, "tickets").deliver(make_ticket())
+
+
+def test_find_returns_the_uri_of_the_written_object(s3):
+    ticket = make_ticket()
+    destination = S3Destination(s3, "tickets")
+    uri = destination.deliver(ticket)
+    assert destination.find(ticket) == uri
+
+
+def test_find_returns_none_when_the_object_was_never_written(s3):
+    assert S3Destination(s3, "tickets").find(make_ticket()) is None
+
+
+def test_find_fails_loudly_when_it_cannot_tell(s3):
+    with Stubber(s3) as stub:
+        stub.add_client_error("head_object", "AccessDenied", http_status_code=403)
+        with pytest.raises(LookupFailedError, match="AccessDenied"):
+            S3Destination(s3, "tickets").find(make_ticket())

@@ -6,11 +6,15 @@ import html
 
 import pytest
 import requests
-from slack_sdk.errors import SlackApiError
 
 from standins import slack
-from tests.support import serve
-from ticketrouter.destination import PermanentDeliveryError
+from tests.support import dead_endpoint, serve
+from ticketrouter.destination import (
+    LookupFailedError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
 from ticketrouter.ticket import Ticket, parse_submission
 from worker_slack.destination import SlackDestination, slack_client
 from worker_slack.message import HEADER_MAX, SECTION_MAX, escape_mrkdwn, escaped_chunks, message_blocks
@@ -90,15 +94,92 @@ def test_permanent_slack_errors_raise_permanent(standin, destination, error):
         destination.deliver(make_ticket())
 
 
-def test_server_errors_are_transient(standin, destination):
+def test_a_server_error_is_an_unknown_outcome_and_is_not_retried_in_the_call(standin, destination):
     requests.post(
         f"{standin}/_fake/fail",
-        json={"status": 500, "body": {"ok": False, "error": "fatal_error"}},
+        json={"status": 500, "body": {"ok": False, "error": "fatal_error"}, "apply": True},
         timeout=5,
     )
-    with pytest.raises(SlackApiError) as caught:
+    with pytest.raises(OutcomeUnknownError, match="fatal_error"):
         destination.deliver(make_ticket())
-    assert not isinstance(caught.value, PermanentDeliveryError)
+    assert len(posts(standin, 500)) == 1 and posts(standin) == []
+
+
+def test_a_read_timeout_is_an_unknown_outcome_and_the_post_is_not_sent_again(standin):
+    destination = SlackDestination(slack_client("xoxb-test", f"{standin}/api/", 2, timeout=1), "C1")
+    requests.post(f"{standin}/_fake/hold", json={"path": "/api/chat.postMessage", "count": 5}, timeout=5)
+    try:
+        with pytest.raises(OutcomeUnknownError, match="TimeoutError|timed out"):
+            destination.deliver(make_ticket())
+        # Every post that reached the stand-in is held there: a blind in-call re-send would show.
+        assert len(requests.get(f"{standin}/_fake/held", timeout=5).json()) == 1
+    finally:
+        requests.post(f"{standin}/_fake/release", json={"apply": False}, timeout=5)
+
+
+def test_a_refused_connection_is_not_sent():
+    with dead_endpoint() as url:
+        destination = SlackDestination(slack_client("xoxb-test", f"{url}/api/", max_retries=1), "C1")
+        with pytest.raises(NotSentError):
+            destination.deliver(make_ticket())
+
+
+def test_rate_limits_beyond_the_in_call_retries_are_not_sent(standin, destination):
+    requests.post(f"{standin}/_fake/fail", json={"status": 429, "retry_after": 0, "count": 3}, timeout=5)
+    with pytest.raises(NotSentError, match="ratelimited"):
+        destination.deliver(make_ticket())
+    assert len(posts(standin, 429)) == 3
+
+
+# --- find: the lookup after an unknown outcome ------------------------------------------
+
+
+def test_find_returns_the_ts_of_the_earlier_post(standin, destination):
+    ticket = make_ticket()
+    ts = destination.deliver(ticket)
+    assert destination.find(ticket) == ts
+
+
+def test_find_returns_none_when_the_ticket_was_never_posted(standin, destination):
+    destination.deliver(make_ticket())
+    assert destination.find(make_ticket()) is None
+
+
+def test_find_pages_through_the_history(standin):
+    client = slack_client("xoxb-test", f"{standin}/api/", max_retries=2)
+    destination = SlackDestination(client, "C1")
+    target = make_ticket()
+    ts = destination.deliver(target)
+    for _ in range(205):  # newest first, 200 a page: the target is on the second page
+        destination.deliver(make_ticket())
+    assert destination.find(target) == ts
+    pages = [e for e in requests.get(f"{standin}/_fake/requests", timeout=5).json() if "history" in e["path"]]
+    assert len(pages) == 2
+
+
+def test_find_fails_loudly_when_the_history_cannot_be_read(standin, destination):
+    requests.post(f"{standin}/_fake/fail", json={"status": 500, "count": 1}, timeout=5)
+    with pytest.raises(LookupFailedError):
+        destination.find(make_ticket())
+    with dead_endpoint() as url:
+        unreachable = SlackDestination(slack_client("xoxb-test", f"{url}/api/", max_retries=0), "C1")
+        with pytest.raises(LookupFailedError):
+            unreachable.find(make_ticket())
+
+
+def test_without_channels_history_check_warns_once_and_disables_lookups(standin, destination, caplog):
+    requests.post(f"{standin}/_fake/scopes", json={"scopes": ["chat:write"]}, timeout=5)
+    destination.check()
+    assert destination.can_find is False
+    with pytest.raises(LookupFailedError, match="missing_scope"):
+        destination.find(make_ticket())
+    warnings = [r for r in caplog.records if "cannot read the channel's history" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+
+
+def test_with_channels_history_lookups_stay_on(standin, destination):
+    destination.check()
+    assert destination.can_find is True
 
 
 def test_check_verifies_the_token(standin, destination):

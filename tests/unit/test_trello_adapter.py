@@ -6,8 +6,13 @@ import pytest
 import requests
 
 from standins import trello
-from tests.support import serve
-from ticketrouter.destination import PermanentDeliveryError
+from tests.support import dead_endpoint, serve
+from ticketrouter.destination import (
+    LookupFailedError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
 from ticketrouter.ticket import Priority, Ticket, parse_submission
 from worker_trello.destination import TrelloDestination, trello_session
 
@@ -70,11 +75,74 @@ def test_client_errors_are_permanent(standin, status):
         destination(standin).deliver(make_ticket())
 
 
-def test_server_errors_are_transient_and_not_retried_in_the_call(standin):
-    requests.post(f"{standin}/_fake/fail", json={"status": 500}, timeout=5)
-    with pytest.raises(requests.HTTPError):
+def test_a_server_error_is_an_unknown_outcome_and_is_not_retried_in_the_call(standin):
+    requests.post(f"{standin}/_fake/fail", json={"status": 500, "apply": True}, timeout=5)
+    with pytest.raises(OutcomeUnknownError, match="500"):
         destination(standin).deliver(make_ticket())
-    assert len(cards(standin, 500)) == 1  # a 5xx POST may have created the card: no blind retry
+    assert len(cards(standin, 500)) == 1  # the card was created: no blind retry
+
+
+def test_a_read_timeout_is_an_unknown_outcome_and_the_card_is_not_posted_again(standin):
+    requests.post(f"{standin}/_fake/hold", json={"path": "/1/cards", "count": 5}, timeout=5)
+    try:
+        with pytest.raises(OutcomeUnknownError):
+            destination(standin, timeout=1).deliver(make_ticket())
+        # Every POST that reached the stand-in is held there: a blind in-call re-send would show.
+        assert len(requests.get(f"{standin}/_fake/held", timeout=5).json()) == 1
+    finally:
+        requests.post(f"{standin}/_fake/release", json={"apply": False}, timeout=5)
+
+
+def test_a_refused_connection_is_not_sent():
+    with dead_endpoint() as url:
+        with pytest.raises(NotSentError):
+            destination(url).deliver(make_ticket())
+
+
+def test_rate_limits_beyond_the_in_call_retries_are_not_sent(standin):
+    requests.post(f"{standin}/_fake/fail", json={"status": 429, "count": 3}, timeout=5)
+    with pytest.raises(NotSentError, match="429"):
+        destination(standin).deliver(make_ticket())
+    assert len(cards(standin, 429)) == 3
+
+
+# --- find: the lookup after an unknown outcome ------------------------------------------
+
+
+def test_find_returns_the_url_of_the_earlier_card(standin):
+    ticket = make_ticket()
+    adapter = destination(standin)
+    url = adapter.deliver(ticket)
+    assert adapter.find(ticket) == url
+
+
+def test_find_returns_none_when_no_card_carries_the_ticket(standin):
+    adapter = destination(standin)
+    adapter.deliver(make_ticket())
+    assert adapter.find(make_ticket()) is None
+
+
+def test_find_looks_at_the_whole_board_since_the_ticket_was_created(standin):
+    ticket = make_ticket()
+    adapter = destination(standin)
+    adapter.deliver(ticket)
+    adapter.find(ticket)
+    [lookup] = [
+        e for e in requests.get(f"{standin}/_fake/requests", timeout=5).json() if "/boards/" in e["path"]
+    ]
+    assert lookup["path"].endswith("/cards/all")  # archived cards and every list of the board
+    assert int(lookup["query"]["since"][:8], 16) <= ticket.created_at.timestamp() - 60
+
+
+def test_find_fails_loudly_when_the_board_cannot_be_read(standin):
+    adapter = destination(standin)
+    adapter.check()
+    requests.post(f"{standin}/_fake/fail", json={"status": 500}, timeout=5)
+    with pytest.raises(LookupFailedError):
+        adapter.find(make_ticket())
+    with dead_endpoint() as url:
+        with pytest.raises(LookupFailedError):
+            destination(url).find(make_ticket())
 
 
 def test_check_reads_the_list(standin):

@@ -17,10 +17,11 @@ from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from ticketrouter.errors import TicketRouterError
 from ticketrouter.ticket import Priority
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(TicketRouterError):
     """A required variable is missing or a value is invalid; the message names them."""
 
 
@@ -93,6 +94,9 @@ class WorkerSettings(RouterSettings):
     # First retry after about this many seconds, doubling per receive, up to the cap.
     worker_retry_base_seconds: int = Field(5, ge=0)
     worker_retry_max_seconds: int = Field(900, ge=0, le=43_200)
+    # After a timeout or 5xx (outcome unknown), wait at least this long before looking at the
+    # destination: the request may still be processed there.
+    worker_unknown_retry_seconds: int = Field(30, ge=0, le=43_200)
     # /metrics, /healthz and /readyz; unset = not served.
     worker_metrics_port: int | None = Field(None, ge=0, le=65535)
     worker_metrics_host: str = "127.0.0.1"

@@ -5,61 +5,51 @@ The loop owns the bookkeeping; the destination adapter only delivers one ticket.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
-from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import WorkerSettings
-from ticketrouter.destination import Destination, PermanentDeliveryError
-from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, FAILED, Ledger, LedgerConflict
+from ticketrouter.delivery import Delivery, DeliveryOptions, Outcome, ParkReason, Verdict
+from ticketrouter.destination import Destination
+from ticketrouter.errors import AWS_ERRORS
+from ticketrouter.ledger import Ledger
 from ticketrouter.logs import bound_ticket
-from ticketrouter.observability import DELIVERIES, DELIVERY_LATENCY, DLQ_MOVES, RETRIES, Health
+from ticketrouter.observability import DELIVERIES, DLQ_MOVES, Health
 from ticketrouter.queues import QueuePair
 from ticketrouter.ticket import Ticket
 
+__all__ = ["Consumer", "ConsumerOptions", "Outcome"]
 log = logging.getLogger(__name__)
 
 # Pause after a failed receive so an unreachable queue does not become a busy loop.
 RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 
 
-class Outcome(enum.Enum):
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"  # the ledger says delivered already: message dropped, nothing sent
-    RETRY = "retry"
-    PARKED = "parked"
-
-
 @dataclass(frozen=True)
 class ConsumerOptions:
     wait_seconds: int = 20
     batch_size: int = 10
-    retry_base_seconds: float = 5
-    retry_max_seconds: float = 900
     # Stop once a receive comes back empty: makes tests and one-off drains deterministic.
     burst: bool = False
-    # The queue's redrive count: the attempt that fails at this count parks the message itself.
-    max_attempts: int = 5
-    # A ticket "delivering" for longer than this (the visibility timeout) was abandoned by a dead worker.
-    stale_after_seconds: float = 60
+    delivery: DeliveryOptions = DeliveryOptions()
 
     @classmethod
     def from_settings(cls, settings: WorkerSettings, burst: bool = False) -> ConsumerOptions:
         return cls(
             wait_seconds=settings.worker_wait_seconds,
             batch_size=settings.worker_batch_size,
-            retry_base_seconds=settings.worker_retry_base_seconds,
-            retry_max_seconds=settings.worker_retry_max_seconds,
             burst=burst,
-            max_attempts=settings.queue_max_receives,
-            stale_after_seconds=settings.queue_visibility_timeout,
+            delivery=DeliveryOptions(
+                retry_base_seconds=settings.worker_retry_base_seconds,
+                retry_max_seconds=settings.worker_retry_max_seconds,
+                max_attempts=settings.queue_max_receives,
+                stale_after_seconds=settings.queue_visibility_timeout,
+                unknown_retry_seconds=settings.worker_unknown_retry_seconds,
+            ),
         )
 
 
@@ -77,9 +67,9 @@ class Consumer:
     ) -> None:
         self.sqs = sqs
         self.queues = queues
-        self.ledger = ledger
         self.health = health
         self.destination = destination
+        self.delivery = Delivery(destination, ledger, options.delivery)
         self.options = options
         self.stopping = False
 
@@ -122,11 +112,11 @@ class Consumer:
                 MessageSystemAttributeNames=["ApproximateReceiveCount"],
                 MessageAttributeNames=["All"],
             )
-        except (BotoCoreError, ClientError) as error:
+        except AWS_ERRORS as error:
             log.error("receive failed", extra={"error": str(error)})
             time.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
             return []
-        return response.get("Messages", [])
+        return list(response.get("Messages", []))
 
     def handle(self, message: dict[str, Any]) -> Outcome:
         """Deliver one message and settle it: delete, schedule a retry, or park."""
@@ -142,98 +132,31 @@ class Consumer:
                 f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
             )
             log.error("poison message", extra={"message_id": message["MessageId"], "reason": reason})
-            return self.park(message, reason, "poison")
-        with bound_ticket(ticket.id):
-            return self.deliver(ticket, message)
-
-    def deliver(self, ticket: Ticket, message: dict[str, Any]) -> Outcome:
-        """Claim the ticket in the ledger, hand it over once, record the outcome, settle the message."""
+            return self.park(message, reason, ParkReason.POISON)
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-        context = {"destination": self.destination.name, "attempt": attempt}
-        try:
-            claim = self.ledger.claim(ticket, self.destination.name, self.options.stale_after_seconds)
-        except (BotoCoreError, ClientError, LedgerConflict) as error:
-            # No delivery without the ledger: it is what keeps a redelivered message from posting twice.
-            log.warning("ledger unavailable; will retry", extra={**context, "error": str(error)})
-            self.retry_later(message, self.backoff(attempt))
-            return Outcome.RETRY
-        if claim.action == "skip":
-            log.info(
-                "already settled; dropping the duplicate message",
-                extra={**context, "status": claim.record["status"]},
-            )
+        with bound_ticket(ticket.id):
+            verdict = self.delivery.attempt(ticket, attempt)
+            return self.settle(ticket, message, verdict)
+
+    def settle(self, ticket: Ticket, message: dict[str, Any], verdict: Verdict) -> Outcome:
+        """Carry the verdict out on SQS."""
+        if verdict.outcome is Outcome.RETRY:
+            self.retry_later(message, verdict.delay)
+        elif verdict.outcome is Outcome.PARKED:
+            assert verdict.kind is not None
+            if self.park(message, verdict.reason, verdict.kind) is Outcome.RETRY:
+                return Outcome.RETRY
+            self.delivery.record_parked(ticket, verdict)
+        else:
             self.delete(message)
-            return Outcome.DUPLICATE
-        if claim.action == "wait":
-            log.info("another worker is delivering this ticket; checking back later", extra=context)
-            self.retry_later(message, int(self.options.stale_after_seconds))
-            return Outcome.RETRY
-        try:
-            reference = self.find_earlier_delivery(ticket) if claim.action == "reconcile" else None
-            if reference is None:
-                reference = self.destination.deliver(ticket)
-        except PermanentDeliveryError as error:
-            log.error("delivery refused permanently; parking", extra={**context, "error": str(error)})
-            return self.give_up(ticket, message, f"{self.destination.name} refused: {error}", "permanent")
-        except Exception as error:  # noqa: BLE001 — any other adapter failure is transient: retry later
-            if attempt >= self.options.max_attempts:
-                log.error("delivery failed on the last attempt; parking", exc_info=error, extra=context)
-                return self.give_up(
-                    ticket, message, f"gave up after {attempt} attempts: {error}", "exhausted"
-                )
-            delay = self.backoff(attempt)
-            log.warning("delivery failed; will retry", exc_info=error, extra={**context, "retry_in_s": delay})
-            RETRIES.labels(self.destination.name).inc()
-            self.record(ticket, FAILED, error=str(error))
-            self.retry_later(message, delay)
-            return Outcome.RETRY
-        latency = (datetime.now(UTC) - ticket.created_at).total_seconds()
-        DELIVERY_LATENCY.labels(self.destination.name, ticket.priority.value).observe(latency)
-        log.info("delivered", extra={**context, "reference": reference, "latency_s": round(latency, 3)})
-        if not self.record(ticket, DELIVERED, reference=reference):
-            # Delivered but not recorded: keep the message; its next claim reconciles, not reposts.
-            self.retry_later(message, int(self.options.stale_after_seconds))
-            return Outcome.RETRY
-        self.delete(message)
-        return Outcome.DELIVERED
-
-    def find_earlier_delivery(self, ticket: Ticket) -> str | None:
-        """After a worker died mid-delivery: did the destination get the ticket anyway?"""
-        try:
-            reference = self.destination.find(ticket)
-        except Exception as error:  # noqa: BLE001 — cannot tell: deliver (at least once beats never)
-            log.warning("could not check the destination for an earlier delivery", exc_info=error)
-            return None
-        if reference:
-            log.info("found the earlier delivery; not sending again", extra={"reference": reference})
-        return reference
-
-    def backoff(self, attempt: int) -> int:
-        return compute_backoff(attempt, self.options.retry_base_seconds, self.options.retry_max_seconds)
-
-    def record(
-        self, ticket: Ticket, status: str, reference: str | None = None, error: str | None = None
-    ) -> bool:
-        """Write the outcome to the ledger; False (logged) when the ledger cannot be reached."""
-        try:
-            self.ledger.settle(ticket, status, reference=reference, error=error)
-        except (BotoCoreError, ClientError, LedgerConflict) as failure:
-            log.error("could not record the outcome", extra={"status": status, "error": str(failure)})
-            return False
-        return True
-
-    def give_up(self, ticket: Ticket, message: dict[str, Any], reason: str, kind: str) -> Outcome:
-        outcome = self.park(message, reason, kind)
-        if outcome is Outcome.PARKED:
-            self.record(ticket, DEAD_LETTERED, error=reason)
-        return outcome
+        return verdict.outcome
 
     def delete(self, message: dict[str, Any]) -> None:
         try:
             self.sqs.delete_message(QueueUrl=self.queues.url, ReceiptHandle=message["ReceiptHandle"])
-        except (BotoCoreError, ClientError) as error:
-            # Delivered but not deleted: SQS will redeliver it (at-least-once).
-            log.error("delete failed after delivery", extra={"error": str(error)})
+        except AWS_ERRORS as error:
+            # Settled but not deleted: SQS will redeliver it, and the ledger drops it then.
+            log.error("delete failed after settling", extra={"error": str(error)})
 
     def retry_later(self, message: dict[str, Any], delay: int) -> None:
         try:
@@ -242,10 +165,10 @@ class Consumer:
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=delay,
             )
-        except (BotoCoreError, ClientError) as error:
+        except AWS_ERRORS as error:
             log.error("could not schedule retry; default visibility applies", extra={"error": str(error)})
 
-    def park(self, message: dict[str, Any], reason: str, kind: str) -> Outcome:
+    def park(self, message: dict[str, Any], reason: str, kind: ParkReason) -> Outcome:
         """Move the message to the dead-letter queue at once, with the reason attached."""
         attributes = dict(message.get("MessageAttributes", {}))
         attributes["park_reason"] = {"DataType": "String", "StringValue": reason[:1000]}
@@ -255,9 +178,9 @@ class Consumer:
                 MessageBody=message["Body"],
                 MessageAttributes=attributes,
             )
-        except (BotoCoreError, ClientError) as error:
+        except AWS_ERRORS as error:
             log.error("could not park message; it stays on the queue", extra={"error": str(error)})
             return Outcome.RETRY
         self.delete(message)
-        DLQ_MOVES.labels(self.destination.name, kind).inc()
+        DLQ_MOVES.labels(self.destination.name, kind.value).inc()
         return Outcome.PARKED

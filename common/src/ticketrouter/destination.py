@@ -1,31 +1,89 @@
-"""What a worker's destination adapter promises the consumer loop."""
+"""What a worker's destination adapter promises the consumer loop.
+
+An attempt to hand a ticket over ends in one of four outcomes (``AttemptOutcome``):
+
+- *delivered*: the destination confirmed it; ``deliver`` returns its reference.
+- *refused*: the destination will never take it (``PermanentDeliveryError``): parked at once.
+- *not sent*: provably not applied (``NotSentError``: connection refused, DNS failure, a
+  429 answered before processing): sending again is safe.
+- *unknown*: the request may have been applied (``OutcomeUnknownError``: a timeout after
+  the request was sent, a connection reset mid-response, a 5xx). The next attempt first asks
+  the destination (``find``) and sends only if the ticket is provably absent. Any other
+  exception from ``deliver`` counts as unknown too: guessing "not sent" is how tickets double.
+"""
 
 from __future__ import annotations
 
+import enum
 from typing import Protocol
 
+from ticketrouter.errors import TicketRouterError
 from ticketrouter.ticket import Ticket
 
 
-class PermanentDeliveryError(Exception):
+class AttemptOutcome(enum.StrEnum):
+    DELIVERED = "delivered"
+    REFUSED = "refused"
+    NOT_SENT = "not_sent"
+    UNKNOWN = "unknown"
+
+
+class DeliveryError(TicketRouterError):
+    """An attempt to deliver a ticket did not end in a confirmed delivery."""
+
+    outcome = AttemptOutcome.UNKNOWN
+
+
+class PermanentDeliveryError(DeliveryError):
     """The destination refused the ticket for a reason retrying cannot fix (bad channel,
     bad credentials, rejected content). The message is parked on the dead-letter queue."""
 
+    outcome = AttemptOutcome.REFUSED
+
+
+class NotSentError(DeliveryError):
+    """The request provably never took effect at the destination; sending again is safe."""
+
+    outcome = AttemptOutcome.NOT_SENT
+
+
+class OutcomeUnknownError(DeliveryError):
+    """The request may have taken effect; look before sending again."""
+
+    outcome = AttemptOutcome.UNKNOWN
+
+
+class LookupFailedError(DeliveryError):
+    """The destination could not be asked whether it already holds the ticket."""
+
+
+def outcome_of(error: Exception) -> AttemptOutcome:
+    """The outcome class of a failed attempt; anything unclassified is unknown."""
+    return error.outcome if isinstance(error, DeliveryError) else AttemptOutcome.UNKNOWN
+
 
 class Destination(Protocol):
-    """One place tickets go. Any exception from deliver other than
-    PermanentDeliveryError is treated as transient and the message is retried."""
+    """One place tickets go."""
 
     name: str
+    # False when find() cannot work (e.g. Slack without channels:history): after an unknown
+    # outcome the ticket is then sent again (at least once rather than never).
+    can_find: bool
 
     def check(self) -> None:
-        """Verify credentials and target at start-up; raise PermanentDeliveryError if unusable."""
+        """Verify credentials and target at start-up; raise PermanentDeliveryError if unusable.
+
+        Also settles can_find, warning once if lookups are impossible.
+        """
 
     def deliver(self, ticket: Ticket) -> str:
-        """Hand the ticket over; return a reference to it at the destination."""
+        """Hand the ticket over; return a reference to it at the destination.
+
+        Raises PermanentDeliveryError, NotSentError or OutcomeUnknownError.
+        """
 
     def find(self, ticket: Ticket) -> str | None:
-        """The reference of an earlier delivery of this ticket, if the destination has one.
+        """The reference of an earlier delivery of this ticket, or None if provably absent.
 
-        Asked only when a worker died between handing a ticket over and recording it.
+        Raises LookupFailedError when the destination cannot tell.
         """

@@ -6,10 +6,13 @@ tests and live, while DynamoDB cannot run in a registry-less LocalStack build.
 
 Status: ``queued → delivering → delivered | failed | dead-lettered`` (``failed`` means an
 attempt failed and SQS will redeliver; ``dead-lettered`` means parked on the DLQ).
+``last_outcome`` says how the last attempt ended (``delivered``, ``refused``, ``not_sent``,
+``unknown``); after ``unknown`` the next claim is a ``reconcile``: look before sending.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import logging
@@ -21,15 +24,33 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ticketrouter.aws import error_code
+from ticketrouter.destination import AttemptOutcome
+from ticketrouter.errors import TicketRouterError
 from ticketrouter.ticket import Ticket
 
 log = logging.getLogger(__name__)
 
-QUEUED = "queued"
-DELIVERING = "delivering"
-DELIVERED = "delivered"
-FAILED = "failed"
-DEAD_LETTERED = "dead-lettered"
+
+class Status(enum.StrEnum):
+    QUEUED = "queued"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    DEAD_LETTERED = "dead-lettered"
+
+
+class ClaimAction(enum.StrEnum):
+    DELIVER = "deliver"
+    RECONCILE = "reconcile"  # an earlier attempt may have reached the destination: look first
+    SKIP = "skip"  # settled already: drop the message
+    WAIT = "wait"  # another worker holds a copy of this message right now
+
+
+QUEUED, DELIVERING, DELIVERED, FAILED, DEAD_LETTERED = (
+    Status.QUEUED, Status.DELIVERING, Status.DELIVERED, Status.FAILED, Status.DEAD_LETTERED
+)  # fmt: skip
+# The statuses that end an attempt, whose history entries say how it ended.
+_SETTLED = frozenset({DELIVERED, FAILED, DEAD_LETTERED})
 _CONFLICT_CODES = {"PreconditionFailed", "ConditionalRequestConflict", "412", "409"}
 _MISSING_CODES = {"NoSuchKey", "404"}
 _CAS_ATTEMPTS = 8
@@ -40,16 +61,44 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-class LedgerConflict(Exception):
+class LedgerConflict(TicketRouterError):
     """Another writer kept changing the record; the caller should retry later."""
 
 
 @dataclass(frozen=True)
 class Claim:
-    """What a worker may do with a ticket it received."""
+    """What a worker may do with a ticket it received, and the record as it claimed it."""
 
-    action: str  # "deliver", "reconcile" (a previous attempt died mid-delivery), "skip", "wait"
+    action: ClaimAction
     record: dict[str, Any]
+    etag: str | None = None  # of the record written by the claim: lets settle skip a re-read
+
+
+def claim_action(record: dict[str, Any], stale_after: float) -> ClaimAction:
+    """Decide from a ticket's record what the worker that received it may do."""
+    if record["status"] in (DELIVERED, DEAD_LETTERED):
+        return ClaimAction.SKIP
+    if record["status"] == DELIVERING:
+        age = datetime.now(UTC) - datetime.fromisoformat(record["updated_at"])
+        # Younger than the visibility timeout: a copy of this message is in another worker's
+        # hands. Older: that worker died mid-delivery, and may have reached the destination.
+        return ClaimAction.WAIT if age.total_seconds() < stale_after else ClaimAction.RECONCILE
+    if record.get("last_outcome") == AttemptOutcome.UNKNOWN:
+        return ClaimAction.RECONCILE
+    return ClaimAction.DELIVER
+
+
+def evolve(record: dict[str, Any], updated: dict[str, Any], note: str | None = None) -> dict[str, Any]:
+    """updated, stamped, with a history entry when the status changes or a note is given."""
+    if updated["status"] != record["status"] or note:
+        entry: dict[str, Any] = {"status": updated["status"], "at": now()}
+        if updated.get("last_outcome") and updated["status"] in _SETTLED:
+            entry["outcome"] = updated["last_outcome"]
+        if note:
+            entry["note"] = note
+        updated["history"] = [*record.get("history", []), entry]
+    updated["updated_at"] = now()
+    return updated
 
 
 class Ledger:
@@ -70,11 +119,14 @@ class Ledger:
             raise
         return json.loads(response["Body"].read()), response["ETag"]
 
-    def _write(self, key: str, record: dict[str, Any], etag: str | None) -> bool:
-        """Create (etag None) or replace the record only if unchanged; False on a lost race."""
+    def _write(self, key: str, record: dict[str, Any], etag: str | None) -> str | None:
+        """Create (etag None) or replace the record only if unchanged.
+
+        Returns the new ETag, or None on a lost race.
+        """
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
-            self.s3.put_object(
+            response = self.s3.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=json.dumps(record).encode(),
@@ -84,9 +136,9 @@ class Ledger:
             )
         except ClientError as error:
             if error_code(error) in _CONFLICT_CODES:
-                return False
+                return None
             raise
-        return True
+        return str(response.get("ETag") or "")
 
     def get(self, ticket_id: str) -> dict[str, Any] | None:
         found = self._read(self._key(ticket_id))
@@ -94,26 +146,34 @@ class Ledger:
 
     def create(self, ticket: Ticket) -> bool:
         """Record a new queued ticket; False if a record already exists."""
-        record = {
+        return self._write(self._key(ticket.id), self._new_record(ticket), None) is not None
+
+    @staticmethod
+    def _new_record(ticket: Ticket) -> dict[str, Any]:
+        return {
             "ticket_id": ticket.id,
             "priority": ticket.priority.value,
             "status": QUEUED,
             "attempts": 0,
             "destination": None,
             "reference": None,
+            "last_outcome": None,
             "last_error": None,
             "created_at": ticket.created_at.isoformat(),
             "updated_at": now(),
             "history": [{"status": QUEUED, "at": now()}],
         }
-        return self._write(self._key(ticket.id), record, None)
 
     def change(
-        self, ticket: Ticket, change: Callable[[dict[str, Any]], dict[str, Any] | None]
-    ) -> dict[str, Any]:
+        self,
+        ticket: Ticket,
+        change: Callable[[dict[str, Any]], dict[str, Any] | None],
+        note: str | None = None,
+    ) -> tuple[dict[str, Any], str | None]:
         """Apply change to the current record (created if missing) with compare-and-swap.
 
-        change returns the new record, or None to leave it as it is.
+        change returns the new record, or None to leave it as it is. Returns the record in
+        force and its ETag.
         """
         key = self._key(ticket.id)
         for _ in range(_CAS_ATTEMPTS):
@@ -124,49 +184,58 @@ class Ledger:
             record, etag = found
             updated = change(dict(record))
             if updated is None:
-                return record
-            if updated["status"] != record["status"]:
-                updated["history"] = [*record.get("history", []), {"status": updated["status"], "at": now()}]
-            updated["updated_at"] = now()
-            if self._write(key, updated, etag):
-                return updated
+                return record, etag
+            updated = evolve(record, updated, note)
+            new_etag = self._write(key, updated, etag)
+            if new_etag is not None:
+                return updated, new_etag
         raise LedgerConflict(f"ticket {ticket.id}: record kept changing")
 
     def claim(self, ticket: Ticket, destination: str, stale_after: float) -> Claim:
         """Mark the ticket as being delivered by us, unless it is delivered or being delivered."""
-        decision: dict[str, str] = {}
+        decision: list[ClaimAction] = []
 
         def take(record: dict[str, Any]) -> dict[str, Any] | None:
-            if record["status"] in (DELIVERED, DEAD_LETTERED):
-                decision["action"] = "skip"
+            decision[:] = [claim_action(record, stale_after)]
+            if decision[0] in (ClaimAction.SKIP, ClaimAction.WAIT):
                 return None
-            if record["status"] == DELIVERING:
-                age = datetime.now(UTC) - datetime.fromisoformat(record["updated_at"])
-                if age.total_seconds() < stale_after:
-                    decision["action"] = "wait"  # a copy of this message is in another worker's hands
-                    return None
-                decision["action"] = "reconcile"  # that worker died mid-delivery
-            else:
-                decision["action"] = "deliver"
             return {**record, "status": DELIVERING, "destination": destination,
                     "attempts": record.get("attempts", 0) + 1}  # fmt: skip
 
-        record = self.change(ticket, take)
-        return Claim(decision["action"], record)
+        record, etag = self.change(ticket, take)
+        return Claim(decision[0], record, etag)
 
     def settle(
-        self, ticket: Ticket, status: str, reference: str | None = None, error: str | None = None
+        self,
+        ticket: Ticket,
+        status: Status,
+        *,
+        outcome: AttemptOutcome | None = None,
+        reference: str | None = None,
+        error: str | None = None,
+        note: str | None = None,
+        claim: Claim | None = None,
     ) -> None:
-        """Record the outcome of an attempt."""
+        """Record the outcome of an attempt.
+
+        With the claim that started the attempt, one conditional write does it (no re-read);
+        if the record changed since, the compare-and-swap loop takes over.
+        """
 
         def apply(record: dict[str, Any]) -> dict[str, Any]:
             record["status"] = status
+            if outcome is not None:
+                record["last_outcome"] = outcome
             if reference is not None:
                 record["reference"] = reference
             record["last_error"] = error
             return record
 
-        self.change(ticket, apply)
+        if claim is not None and claim.etag:
+            updated = evolve(claim.record, apply(dict(claim.record)), note)
+            if self._write(self._key(ticket.id), updated, claim.etag) is not None:
+                return
+        self.change(ticket, apply, note)
 
     # --- idempotent intake -------------------------------------------------------------
 
@@ -184,14 +253,14 @@ class Ledger:
         for _ in range(_CAS_ATTEMPTS):
             found = self._read(object_key)
             if found is None:
-                if self._write(object_key, binding, None):
+                if self._write(object_key, binding, None) is not None:
                     return binding
                 continue
             existing, etag = found
             age = datetime.now(UTC) - datetime.fromisoformat(existing["created_at"])
             if age < IDEMPOTENCY_WINDOW:
                 return existing
-            if self._write(object_key, binding, etag):  # expired: the key starts afresh
+            if self._write(object_key, binding, etag) is not None:  # expired: the key starts afresh
                 return binding
         raise LedgerConflict("idempotency key kept changing")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
@@ -13,14 +13,37 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_te
 CONTROL_PREFIX = "/_fake"
 
 
+# A held call waits at most this long for a release, then goes ahead as if released.
+HOLD_MAX_SECONDS = 120.0
+
+
 @dataclass
 class PlannedFailure:
-    """Answer the next `remaining` API calls with this status (None = until cleared)."""
+    """Answer the next `remaining` API calls with this status (None = until cleared).
+
+    With `apply`, the call takes effect first (a card is created, a message posted) and the
+    failure is answered instead of the real answer: a 5xx after the effect.
+    """
 
     status: int
     body: Any
     retry_after: int | None
     remaining: int | None
+    apply: bool = False
+
+
+@dataclass
+class HeldCall:
+    """An API call that arrived and waits for POST /_fake/release before it is processed."""
+
+    method: str
+    path: str
+    received_at: float
+    released: threading.Event = field(default_factory=threading.Event)
+    apply: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "received_at": self.received_at}
 
 
 class Recorder:
@@ -31,6 +54,9 @@ class Recorder:
         self._requests: list[dict[str, Any]] = []
         self._failure: PlannedFailure | None = None
         self.delay_seconds = 0.0
+        self._hold_path: str | None = None
+        self._hold_remaining = 0
+        self._held: list[HeldCall] = []
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -59,6 +85,35 @@ class Recorder:
                 if failure.remaining <= 0:
                     self._failure = None
             return failure
+
+    def plan_hold(self, path: str | None, count: int = 0) -> None:
+        """Hold the next `count` calls to `path` (None: hold nothing more)."""
+        with self._lock:
+            self._hold_path, self._hold_remaining = path, count
+
+    def take_hold(self, method: str, path: str) -> HeldCall | None:
+        """A HeldCall to wait on if this call must be held."""
+        with self._lock:
+            if self._hold_path != path or self._hold_remaining <= 0:
+                return None
+            self._hold_remaining -= 1
+            call = HeldCall(method, path, time.time())
+            self._held.append(call)
+            return call
+
+    def held(self) -> list[HeldCall]:
+        with self._lock:
+            return [call for call in self._held if not call.released.is_set()]
+
+    def release(self, apply: bool) -> int:
+        """Let every held call go on: processed (apply) or answered 503 unprocessed."""
+        with self._lock:
+            waiting = [call for call in self._held if not call.released.is_set()]
+            self._held.clear()
+        for call in waiting:
+            call.apply = apply
+            call.released.set()
+        return len(waiting)
 
 
 def request_body() -> Any:
@@ -99,9 +154,21 @@ def plan_failure():
         body=spec.get("body", current_app.config["DEFAULT_FAILURE_BODY"](spec["status"])),
         retry_after=spec.get("retry_after"),
         remaining=spec.get("count", 1),
+        apply=bool(spec.get("apply", False)),
     )
     _recorder().plan_failure(failure)
     return jsonify({"planned": failure.__dict__}), 201
+
+
+@control.post("/scopes")
+def grant_scopes():
+    """{"scopes": ["chat:write"]}: the OAuth scopes the stand-in's token has from now on."""
+    spec = request.get_json(silent=True)
+    scopes = spec.get("scopes") if isinstance(spec, dict) else None
+    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
+        return jsonify({"error": 'body must be {"scopes": ["chat:write", …]}'}), 400
+    current_app.extensions["slack_scopes"] = set(scopes)
+    return jsonify({"scopes": sorted(scopes)}), 200
 
 
 @control.delete("/fail")
@@ -121,16 +188,35 @@ def slow_down():
     return jsonify({"seconds": seconds}), 200
 
 
-def _start_api_call() -> Response | None:
-    """Before an API call: note the time, and answer with a planned failure if there is one."""
-    if request.path.startswith(CONTROL_PREFIX) or request.path == "/":
-        return None
-    g.received_at = time.time()
-    if _recorder().delay_seconds:
-        time.sleep(_recorder().delay_seconds)
-    failure = _recorder().take_failure()
-    if failure is None:
-        return None
+@control.post("/hold")
+def plan_hold():
+    """{"path": "/api/chat.postMessage", "count": 1}: hold the next matching calls until released."""
+    spec = request.get_json(silent=True)
+    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
+        return jsonify({"error": 'body must be {"path": "/api/…", "count": 1}'}), 400
+    count = spec.get("count", 1)
+    if not isinstance(count, int) or count < 1:
+        return jsonify({"error": "count must be a positive integer"}), 400
+    _recorder().plan_hold(spec["path"], count)
+    return jsonify({"path": spec["path"], "count": count}), 201
+
+
+@control.get("/held")
+def list_held():
+    """The calls being held right now (they arrived and wait for a release)."""
+    return jsonify([call.describe() for call in _recorder().held()])
+
+
+@control.post("/release")
+def release_held():
+    """{"apply": true}: process the held calls (false: answer 503 without processing them)."""
+    spec = request.get_json(silent=True)
+    apply = spec.get("apply", True) if isinstance(spec, dict) else True
+    _recorder().plan_hold(None)
+    return jsonify({"released": _recorder().release(bool(apply))}), 200
+
+
+def _answer(failure: PlannedFailure) -> Response:
     response = jsonify(failure.body) if not isinstance(failure.body, str) else Response(failure.body)
     response.status_code = failure.status
     if failure.retry_after is not None:
@@ -138,7 +224,31 @@ def _start_api_call() -> Response | None:
     return response
 
 
+def _start_api_call() -> Response | None:
+    """Before an API call: note the time, wait if told to (slow, held), and answer with a
+    planned failure if there is one (after the call's effect, for an `apply` failure)."""
+    if request.path.startswith(CONTROL_PREFIX) or request.path == "/":
+        return None
+    g.received_at = time.time()
+    if _recorder().delay_seconds:
+        time.sleep(_recorder().delay_seconds)
+    held = _recorder().take_hold(request.method, request.path)
+    if held is not None:
+        held.released.wait(HOLD_MAX_SECONDS)
+        if not held.apply:
+            return Response("dropped by the stand-in before processing", status=503)
+    failure = _recorder().take_failure()
+    if failure is None:
+        return None
+    if failure.apply:
+        g.failure_after_effect = failure
+        return None
+    return _answer(failure)
+
+
 def _record_api_call(response: Response) -> Response:
+    if "failure_after_effect" in g:
+        response = _answer(g.failure_after_effect)
     if "received_at" in g:
         _recorder().record(
             {

@@ -13,6 +13,7 @@ from standins.recorder import create_standin_app, request_body
 
 api = Blueprint("slack_api", __name__, url_prefix="/api")
 _ts_counter = itertools.count(1)
+DEFAULT_SCOPES = ("chat:write", "channels:history")
 
 
 def _token() -> str | None:
@@ -74,9 +75,12 @@ def post_message():
 
 @api.route("/conversations.history", methods=["GET", "POST"])
 def conversations_history():
-    """Messages this stand-in accepted for the channel, newest first, since `oldest`."""
+    """Messages this stand-in accepted for the channel, newest first, since `oldest`, a page
+    of `limit` at a time (`cursor` from `response_metadata.next_cursor`)."""
     if not _token():
         return _fail("not_authed")
+    if "channels:history" not in _scopes():
+        return _fail("missing_scope")
     params = {**request.args.to_dict(), **(request_body() if isinstance(request_body(), dict) else {})}
     oldest = float(params.get("oldest") or 0)
     messages = [
@@ -84,7 +88,22 @@ def conversations_history():
         for m in reversed(_channel_messages())
         if m["channel"] == params.get("channel") and float(m["ts"]) >= oldest
     ]
-    return jsonify({"ok": True, "messages": messages, "has_more": False})
+    start = int(params.get("cursor") or 0)
+    limit = max(1, min(int(params.get("limit") or 100), 999))
+    page = messages[start : start + limit]
+    more = start + limit < len(messages)
+    return jsonify(
+        {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+    )
+
+
+def _scopes() -> set[str]:
+    return current_app.extensions.setdefault("slack_scopes", set(DEFAULT_SCOPES))
 
 
 def _channel_messages() -> list[dict[str, Any]]:

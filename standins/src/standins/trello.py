@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
@@ -11,6 +12,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from standins.recorder import create_standin_app, request_body
 
 api = Blueprint("trello_api", __name__, url_prefix="/1")
+BOARD_ID = "b" * 24  # every list of the stand-in is on this one board
 _OAUTH_FIELD = re.compile(r'(oauth_consumer_key|oauth_token)="([^"]*)"')
 
 
@@ -31,7 +33,7 @@ def _text(status: int, text: str) -> Response:
 def get_list(list_id: str):
     if not _authorized():
         return _text(401, "invalid key")
-    return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": "b" * 24})
+    return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": BOARD_ID})
 
 
 @api.post("/cards")
@@ -44,7 +46,8 @@ def create_card():
     fields.pop("token", None)
     if not fields.get("idList"):
         return _text(400, "invalid value for idList")
-    card_id = secrets.token_hex(12)
+    # Like Trello's: 24 hex digits that begin with the creation time, so `since` can use them.
+    card_id = f"{int(time.time()):08x}{secrets.token_hex(8)}"
     short = secrets.token_urlsafe(6)
     labels = fields.get("idLabels") or ""
     card = {
@@ -66,6 +69,19 @@ def list_cards(list_id: str):
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify([card for card in _cards() if card["idList"] == list_id])
+
+
+@api.get("/boards/<board_id>/cards/<card_filter>")
+def board_cards(board_id: str, card_filter: str):
+    """The board's cards (this stand-in archives none), created since the `since` card id."""
+    if not _authorized():
+        return _text(401, "invalid key")
+    if board_id != BOARD_ID or card_filter not in {"all", "open", "closed", "visible"}:
+        return _text(404, "board not found")
+    since = request.args.get("since", "")
+    limit = int(request.args.get("limit", 1000))
+    cards = [card for card in _cards() if card["id"] > since and card_filter != "closed"]
+    return jsonify(cards[:limit])
 
 
 def _cards() -> list[dict[str, Any]]:

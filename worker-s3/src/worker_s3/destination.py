@@ -1,18 +1,31 @@
-"""The S3 destination: one JSON object per ticket, keyed by day and id (so a retry overwrites)."""
+"""The S3 destination: one JSON object per ticket, keyed by day and id.
+
+Writing the same key again stores the same bytes, so botocore may retry PutObject freely.
+Classification: NoSuchBucket, AccessDenied and bad credentials are *refused*; a connection
+never made is *not sent*; anything else (a timeout, a 5xx after botocore's retries) is
+*unknown*, and the next attempt asks HeadObject before writing again.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
 from ticketrouter.aws import error_code
-from ticketrouter.destination import PermanentDeliveryError
+from ticketrouter.destination import (
+    LookupFailedError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
+from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.ticket import Ticket
 
 PERMANENT_CODES = frozenset(
     {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "404", "403"}
 )
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
 
 def object_key(ticket: Ticket) -> str:
@@ -20,44 +33,56 @@ def object_key(ticket: Ticket) -> str:
     return f"tickets/{ticket.priority.value}/{ticket.created_at:%Y/%m/%d}/{ticket.id}.json"
 
 
+def classified(error: BotoCoreError | ClientError, operation: str, bucket: str) -> Exception:
+    """The delivery error a failed S3 call stands for."""
+    if isinstance(error, ClientError):
+        if error_code(error) in PERMANENT_CODES:
+            return PermanentDeliveryError(f"{operation} on {bucket}: {error_code(error)}")
+        return OutcomeUnknownError(f"{operation} on {bucket}: {error_code(error)}")
+    if isinstance(error, EndpointConnectionError | ConnectTimeoutError):
+        return NotSentError(f"{operation} on {bucket}: not sent: {error}")
+    return OutcomeUnknownError(f"{operation} on {bucket}: {error}")
+
+
 class S3Destination:
     name = "s3"
+    can_find = True
 
     def __init__(self, s3: Any, bucket: str) -> None:
         self.s3 = s3
         self.bucket = bucket
 
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.s3, operation)(Bucket=self.bucket, **kwargs)
-        except ClientError as error:
-            if error_code(error) in PERMANENT_CODES:
-                raise PermanentDeliveryError(f"{operation} on {self.bucket}: {error_code(error)}") from error
-            raise
-
     def check(self) -> None:
         """The bucket exists and is ours."""
-        self._call("head_bucket")
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+        except AWS_ERRORS as error:
+            raise classified(error, "HeadBucket", self.bucket) from error
 
     def deliver(self, ticket: Ticket) -> str:
         """Write the ticket envelope; returns its s3:// URI."""
         key = object_key(ticket)
-        self._call(
-            "put_object",
-            Key=key,
-            Body=ticket.to_message().encode(),
-            ContentType="application/json",
-            ServerSideEncryption="AES256",
-        )
+        try:
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=ticket.to_message().encode(),
+                ContentType="application/json",
+                ServerSideEncryption="AES256",
+            )
+        except AWS_ERRORS as error:
+            raise classified(error, "PutObject", self.bucket) from error
         return f"s3://{self.bucket}/{key}"
 
     def find(self, ticket: Ticket) -> str | None:
-        """The object's URI if it was written (a second write would be harmless anyway)."""
+        """The object's URI if it was written, None if provably not; LookupFailedError otherwise."""
         key = object_key(ticket)
         try:
-            self._call("head_object", Key=key)
+            self.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            if error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+            if error_code(error) in _MISSING_CODES:
                 return None
-            raise
+            raise LookupFailedError(f"HeadObject {key}: {error_code(error)}") from error
+        except BotoCoreError as error:
+            raise LookupFailedError(f"HeadObject {key}: {error}") from error
         return f"s3://{self.bucket}/{key}"

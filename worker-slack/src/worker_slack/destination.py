@@ -1,6 +1,16 @@
-"""The Slack destination: chat.postMessage through slack_sdk's WebClient."""
+"""The Slack destination: chat.postMessage through slack_sdk's WebClient.
+
+How each failure is classified (see ticketrouter.destination): an ``ok: false`` error in
+PERMANENT_ERRORS is *refused*; ``ratelimited`` (after the in-call retries) and errors raised
+before the request was sent (``URLError``: refused connection, DNS, connect timeout) are
+*not sent*; everything else (a read timeout, a reset mid-response, a 5xx, internal_error) is
+*unknown*, and the next attempt looks in the channel before posting again.
+"""
 
 from __future__ import annotations
+
+import logging
+from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -9,9 +19,16 @@ from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
 )
 
-from ticketrouter.destination import PermanentDeliveryError
+from ticketrouter.destination import (
+    LookupFailedError,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
 from ticketrouter.ticket import Ticket
 from worker_slack.message import fallback_text, message_blocks
+
+log = logging.getLogger(__name__)
 
 # Errors that no retry can fix: the message is parked and an operator must act.
 PERMANENT_ERRORS = frozenset(
@@ -31,23 +48,51 @@ PERMANENT_ERRORS = frozenset(
         "too_many_attachments",
     }
 )
+# Answered before anything was posted.
+NOT_SENT_ERRORS = frozenset({"ratelimited", "request_timeout"})
+# conversations.history answers that mean lookups cannot work with this token and channel.
+LOOKUP_IMPOSSIBLE_ERRORS = frozenset(
+    {"missing_scope", "channel_not_found", "not_in_channel", "not_allowed_token_type"}
+)
+# How far back before a ticket's creation its message is looked for, and how many pages at most.
+LOOKUP_MARGIN_SECONDS = 60
+LOOKUP_MAX_PAGES = 50
 
 
 def slack_client(token: str, base_url: str, max_retries: int, timeout: int = 10) -> WebClient:
-    """A WebClient that retries connection errors and honours 429 Retry-After, max_retries times."""
+    """A WebClient that retries, max_retries times, only what provably did not post:
+    failures before the request was sent (URLError) and 429s (honouring Retry-After).
+
+    A read timeout or a reset mid-response is not retried here: the post may have happened.
+    """
     return WebClient(
         token=token,
         base_url=base_url,
         timeout=timeout,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=max_retries),
+            ConnectionErrorRetryHandler(max_retry_count=max_retries, error_types=[URLError]),
             RateLimitErrorRetryHandler(max_retry_count=max_retries),
         ],
     )
 
 
 def _api_error(error: SlackApiError) -> str:
-    return str(error.response.get("error", "unknown_error"))
+    data = error.response.data if isinstance(error.response.data, dict) else {}
+    return str(data.get("error") or f"http_{error.response.status_code}")
+
+
+def classified(error: Exception) -> Exception:
+    """The delivery error a failed chat.postMessage stands for."""
+    if isinstance(error, SlackApiError):
+        code = _api_error(error)
+        if code in PERMANENT_ERRORS:
+            return PermanentDeliveryError(code)
+        if code in NOT_SENT_ERRORS or error.response.status_code == 429:
+            return NotSentError(code)
+        return OutcomeUnknownError(f"{code} (HTTP {error.response.status_code})")
+    if isinstance(error, URLError):
+        return NotSentError(f"not sent: {error.reason}")
+    return OutcomeUnknownError(f"{type(error).__name__}: {error}")
 
 
 class SlackDestination:
@@ -56,15 +101,33 @@ class SlackDestination:
     def __init__(self, client: WebClient, channel: str) -> None:
         self.client = client
         self.channel = channel
+        # Settled by check(): conversations.history needs channels:history and a channel id.
+        self.can_find = True
 
     def check(self) -> None:
-        """auth.test: the token is valid."""
+        """auth.test: the token is valid; then whether the channel's history can be read."""
         try:
             self.client.auth_test()
         except SlackApiError as error:
             if _api_error(error) in PERMANENT_ERRORS:
                 raise PermanentDeliveryError(_api_error(error)) from error
             raise
+        try:
+            self.client.conversations_history(channel=self.channel, limit=1)
+        except SlackApiError as error:
+            if _api_error(error) in LOOKUP_IMPOSSIBLE_ERRORS:
+                self._lookups_impossible(_api_error(error))
+                return
+            raise
+
+    def _lookups_impossible(self, why: str) -> None:
+        if self.can_find:
+            log.warning(
+                "cannot read the channel's history; after a timeout a ticket may be posted twice "
+                "(grant channels:history and set SLACK_CHANNEL to the channel id)",
+                extra={"error": why, "channel": self.channel},
+            )
+        self.can_find = False
 
     def deliver(self, ticket: Ticket) -> str:
         """Post the ticket; returns the message ts (Slack's id of the message in the channel)."""
@@ -76,21 +139,29 @@ class SlackDestination:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except SlackApiError as error:
-            if _api_error(error) in PERMANENT_ERRORS:
-                raise PermanentDeliveryError(_api_error(error)) from error
-            raise
+        except Exception as error:  # noqa: BLE001 — every failure is classified, none is swallowed
+            raise classified(error) from error
         return str(response["ts"])
 
     def find(self, ticket: Ticket) -> str | None:
         """The ts of a message in the channel carrying this ticket's id, posted since it was created.
 
-        Needs the channels:history scope and SLACK_CHANNEL as a channel id; without them this
-        raises and the ticket is posted again (at least once rather than never).
+        Pages through conversations.history from a minute before the ticket's creation (the
+        client waits out 429s); raises LookupFailedError when it cannot tell.
         """
-        oldest = f"{ticket.created_at.timestamp() - 60:.6f}"
-        for page in self.client.conversations_history(channel=self.channel, oldest=oldest, limit=200):
-            for message in page.get("messages", []):
-                if ticket.id in message.get("text", ""):
-                    return str(message["ts"])
+        oldest = f"{ticket.created_at.timestamp() - LOOKUP_MARGIN_SECONDS:.6f}"
+        try:
+            pages = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=200)
+            for number, page in enumerate(pages, start=1):
+                for message in page.get("messages", []):
+                    if ticket.id in message.get("text", ""):
+                        return str(message["ts"])
+                if number >= LOOKUP_MAX_PAGES:
+                    raise LookupFailedError(f"more than {LOOKUP_MAX_PAGES} pages of history to check")
+        except SlackApiError as error:
+            if _api_error(error) in LOOKUP_IMPOSSIBLE_ERRORS:
+                self._lookups_impossible(_api_error(error))
+            raise LookupFailedError(f"conversations.history: {_api_error(error)}") from error
+        except (URLError, OSError) as error:
+            raise LookupFailedError(f"conversations.history: {error}") from error
         return None
