@@ -233,13 +233,15 @@ class Stack:
             raise
         return self
 
-    def start_worker(self, module: str) -> Service:
-        """Start (or restart) one worker and wait until its consumer loop runs."""
+    def start_worker(self, module: str, env: Mapping[str, str] | None = None) -> Service:
+        """Start (or restart) one worker, with env on top of the stack's, and wait until its
+        consumer loop runs."""
         name = module.replace("_", "-")
         self.services = [s for s in self.services if s.name != name or s.running()]
         port = self.worker_metrics_port(name)
-        env = {"WORKER_METRICS_PORT": str(port)} if port else {}
-        return self._launch(Service(name, [PYTHON, "-m", module], log_says("worker ready"), env))
+        service_env = {"WORKER_METRICS_PORT": str(port)} if port else {}
+        service_env.update(env or {})
+        return self._launch(Service(name, [PYTHON, "-m", module], log_says("worker ready"), service_env))
 
     def worker_metrics_port(self, name: str) -> int | None:
         """Where worker-slack, worker-trello or worker-s3 serves /metrics, /healthz and /readyz."""

@@ -15,11 +15,15 @@ class SlackSettings(WorkerSettings):
     slack_channel: str
     slack_api_url: str = "https://slack.com/api/"
     slack_max_retries: int = Field(3, ge=0)
+    slack_timeout_seconds: int = Field(10, gt=0)
 
 
 def build_destination(settings: SlackSettings) -> SlackDestination:
     client = slack_client(
-        settings.slack_bot_token.get_secret_value(), settings.slack_api_url, settings.slack_max_retries
+        settings.slack_bot_token.get_secret_value(),
+        settings.slack_api_url,
+        settings.slack_max_retries,
+        settings.slack_timeout_seconds,
     )
     return SlackDestination(client, settings.slack_channel)
 
