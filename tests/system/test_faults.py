@@ -3,90 +3,36 @@ and duplicates at the destinations = 0. Each prints its counts."""
 
 from __future__ import annotations
 
-import collections
-import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 
 import pytest
 import requests
 
+from tests.system.books import effects, settle_and_count, states, submit_many, tag
 from tests.system.conftest import Router, running_router
 from ticketrouter.ticket import Priority
+
+# The destinations' client timeout, and how much longer the slowed stand-ins take to answer.
+CLIENT_TIMEOUT_SECONDS = 2
+SLOW_SECONDS = 3
 
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    # Short visibility so that a killed worker's messages come back within seconds.
-    env = {"QUEUE_VISIBILITY_TIMEOUT": "4", "WORKER_WAIT_SECONDS": "1", "WORKER_RETRY_BASE_SECONDS": "1"}
+    env = {
+        # Short visibility so that a killed worker's messages come back within seconds.
+        "QUEUE_VISIBILITY_TIMEOUT": "4",
+        "WORKER_WAIT_SECONDS": "1",
+        "WORKER_RETRY_BASE_SECONDS": "1",
+        "SLACK_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+        "TRELLO_TIMEOUT_SECONDS": str(CLIENT_TIMEOUT_SECONDS),
+        # Longer than a slowed request takes to be processed after our timeout.
+        "WORKER_UNKNOWN_RETRY_SECONDS": str(SLOW_SECONDS + 1),
+    }
     with running_router(tmp_path_factory.mktemp("faults") / "logs", **env) as running:
         yield running
-
-
-def tag() -> str:
-    return uuid.uuid4().hex[:10]
-
-
-def submit_many(router: Router, priority: Priority, count: int, marker: str) -> list[str]:
-    ids = []
-    for i in range(count):
-        response = router.submit(
-            {"title": f"{marker} #{i}", "priority": priority.value, "description": marker}
-        )
-        assert response.status_code == 202, response.text
-        ids.append(response.json()["ticket_id"])
-    return ids
-
-
-def deliveries(router: Router, priority: Priority, ids: list[str]) -> collections.Counter:
-    """How many times each ticket id reached the destination (S3 keys are idempotent: 0 or 1)."""
-    if priority is Priority.LOW:
-        keys = router.s3_objects()
-        return collections.Counter(tid for tid in ids for key in keys if key.endswith(f"/{tid}.json"))
-    if priority is Priority.HIGH:
-        # What the channel holds: refused posts (ok=false answers) are not in it.
-        history = requests.post(
-            f"{router.stack.url(router.stack.ports.slack)}/api/conversations.history",
-            json={"channel": router.stack.env["SLACK_CHANNEL"]},
-            headers={"Authorization": "Bearer reader"},
-            timeout=5,
-        ).json()
-        bodies = [message["text"] for message in history["messages"]]
-    else:
-        bodies = [str(call["body"]) for call in router.standin_calls("trello", "/1/cards")]
-    return collections.Counter(tid for tid in ids for body in bodies if tid in body)
-
-
-def settled(router: Router, ids: list[str]) -> dict[str, str]:
-    return {tid: router.status(tid)["status"] for tid in ids}
-
-
-def settle_and_count(capsys, name: str, router: Router, tickets: dict[str, Priority]) -> collections.Counter:
-    """Wait until every ticket is delivered or dead-lettered, print the counts, check the books.
-
-    Returns how often each ticket reached its destination.
-    """
-    states = wait_until_settled(router, list(tickets))
-    counts = collections.Counter()
-    for priority in set(tickets.values()):
-        counts.update(deliveries(router, priority, [tid for tid, p in tickets.items() if p is priority]))
-    delivered = sum(state == "delivered" for state in states.values())
-    dead = sum(state == "dead-lettered" for state in states.values())
-    duplicates = sum(n - 1 for n in counts.values() if n > 1)
-    with capsys.disabled():
-        books = f"accepted={len(tickets)} delivered={delivered} duplicates={duplicates} dead-lettered={dead}"
-        print(f"\n[{name}] {books}")
-    assert len(tickets) == delivered + dead
-    assert duplicates == 0
-    return counts
-
-
-def wait_until_settled(router: Router, ids: list[str], timeout: float = 90) -> dict[str, str]:
-    final = {"delivered", "dead-lettered"}
-    router.wait_for(lambda: set(settled(router, ids).values()) <= final, timeout, "tickets settled")
-    return settled(router, ids)
 
 
 def test_power_automate_retries_of_one_submission_make_one_ticket(router: Router, capsys):
@@ -107,21 +53,40 @@ def test_power_automate_retries_of_one_submission_make_one_ticket(router: Router
     assert counts == {tid: 1 for tid in ids}
 
 
-def test_sigkill_mid_batch_loses_nothing_and_posts_nothing_twice(router: Router, capsys):
+def test_slow_destinations_beyond_the_client_timeout_get_every_ticket_once(router: Router, capsys):
+    """Slack and Trello answer later than the workers wait, and process the call after the
+    worker gave up: every attempt's outcome is unknown until they are fast again."""
     marker = tag()
-    router.control("trello", "slow", {"seconds": 0.4})
+    for service in ("slack", "trello"):
+        router.control(service, "slow", {"seconds": SLOW_SECONDS})
     try:
-        ids = submit_many(router, Priority.MEDIUM, 12, marker)
+        tickets = dict.fromkeys(submit_many(router, Priority.HIGH, 5, marker), Priority.HIGH)
+        tickets |= dict.fromkeys(submit_many(router, Priority.MEDIUM, 5, marker), Priority.MEDIUM)
         router.wait_for(
-            lambda: 2 <= sum(deliveries(router, Priority.MEDIUM, ids).values()) < 12, 30, "batch under way"
+            lambda: all(router.status(tid)["last_outcome"] == "unknown" for tid in tickets),
+            90,
+            "every ticket timed out once",
         )
-        worker = router.stack.service("worker-trello")
-        assert router.stack.stop_service(worker, signal.SIGKILL) == -signal.SIGKILL
     finally:
-        router.control("trello", "slow", {"seconds": 0})
-    router.stack.restart("worker-trello")
-    counts = settle_and_count(capsys, "SIGKILL mid-batch", router, dict.fromkeys(ids, Priority.MEDIUM))
+        for service in ("slack", "trello"):
+            router.control(service, "slow", {"seconds": 0})
+    counts = settle_and_count(capsys, "slow destinations", router, tickets)
+    assert counts == {tid: 1 for tid in tickets}
+    notes = [entry.get("note", "") for tid in tickets for entry in router.status(tid)["history"]]
+    assert any("found; not re-sent" in note for note in notes)
+
+
+@pytest.mark.parametrize(("service", "priority"), [("slack", Priority.HIGH), ("trello", Priority.MEDIUM)])
+def test_a_5xx_after_the_effect_is_looked_up_not_reposted(router: Router, capsys, service, priority):
+    marker = tag()
+    router.control(service, "fail", {"status": 500, "count": 3, "apply": True})
+    ids = submit_many(router, priority, 3, marker)
+    counts = settle_and_count(capsys, f"{service} 5xx after the effect", router, dict.fromkeys(ids, priority))
     assert counts == {tid: 1 for tid in ids}
+    for tid in ids:
+        record = router.status(tid)
+        assert record["status"] == "delivered"
+        assert any("found; not re-sent" in entry.get("note", "") for entry in record["history"]), record
 
 
 def test_slack_429_with_retry_after_then_recovery(router: Router, capsys):
@@ -146,7 +111,7 @@ def test_trello_down_for_a_while_then_back(router: Router, capsys):
     try:
         ids = submit_many(router, Priority.MEDIUM, 4, marker)
         router.wait_for(
-            lambda: set(settled(router, ids).values()) == {"failed"}, 30, "every ticket failed once"
+            lambda: set(states(router, ids).values()) == {"failed"}, 30, "every ticket failed once"
         )
         assert all(router.status(tid)["attempts"] >= 1 for tid in ids)
     finally:
@@ -168,7 +133,7 @@ def test_a_permanently_refused_ticket_is_dead_lettered_then_redriven(router: Rou
                              env=router.stack.env, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert redrive.returncode == 0 and "1 message(s) moved back" in redrive.stdout, redrive.stderr
     router.wait_for(lambda: router.status(tid)["status"] == "delivered", 30, "redriven ticket delivered")
-    assert deliveries(router, Priority.HIGH, [tid]) == {tid: 1}
+    assert effects(router, Priority.HIGH, [tid]) == {tid: 1}
 
 
 def test_aws_down_and_back_under_ingest(router: Router, capsys):
