@@ -6,9 +6,10 @@ unchanged, except those matching the one rule in force, which are
 - ``hold``: reported as arrived (``held()``), then kept until ``release(apply)``: forwarded
   (the effect happens) or answered 503 without forwarding;
 - ``fail_after``: forwarded (the effect happens), then answered with ``status`` instead;
-- ``drop_answer``: forwarded (the effect happens), then the connection is closed unanswered.
+- ``drop_answer``: forwarded (the effect happens), then the connection is closed unanswered;
+- ``fail``: answered with ``status`` without forwarding (the upstream is down).
 
-A rule matches a method and a path prefix, and an optional substring of the body (to pick
+A rule matches a method ("" for any) and a path prefix, and an optional substring of the body (to pick
 one SQS action out of the form-encoded or JSON requests).
 """
 
@@ -28,7 +29,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connectio
 
 @dataclass
 class Rule:
-    mode: str  # "hold", "fail_after", "drop_answer"
+    mode: str  # "hold", "fail_after", "drop_answer", "fail"
     method: str
     path_prefix: str
     body_contains: bytes = b""
@@ -36,7 +37,9 @@ class Rule:
     remaining: int | None = None  # None: until cleared
 
     def matches(self, method: str, path: str, body: bytes) -> bool:
-        return method == self.method and path.startswith(self.path_prefix) and self.body_contains in body
+        return (
+            self.method in ("", method) and path.startswith(self.path_prefix) and self.body_contains in body
+        )
 
 
 @dataclass
@@ -126,6 +129,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 held.released.wait(HOLD_MAX_SECONDS)
                 if not held.apply:
                     return self._answer(503, [("Content-Type", "text/plain")], b"dropped by the fault proxy")
+            if rule is not None and rule.mode == "fail":
+                return self._answer(rule.status, [("Content-Type", "text/plain")], b"injected failure")
             status, response_headers, payload = proxy.forward(self.command, self.path, headers, body)
             if rule is not None and rule.mode == "drop_answer":
                 self.close_connection = True

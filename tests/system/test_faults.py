@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from tests.faultproxy import Rule, running_proxy
 from tests.system.books import effects, settle_and_count, states, submit_many, tag
 from tests.system.conftest import Router, running_router
 from ticketrouter.ticket import Priority
@@ -162,3 +163,36 @@ def test_aws_down_and_back_under_ingest(router: Router, capsys):
     assert counts == {tid: 1 for tid in ids}
     ready = requests.get(f"{router.stack.ingest_url}/readyz", timeout=10)
     assert ready.status_code == 200
+
+
+def test_an_unreachable_ledger_parks_the_ticket_with_its_reason_and_it_stays_traceable(
+    router: Router, capsys
+):
+    """worker-slack reaches AWS through a proxy that answers 503 to every ledger call."""
+    stack = router.stack
+    stack.stop_service(stack.service("worker-slack"))
+    with running_proxy(stack.env["AWS_ENDPOINT_URL"]) as proxy:
+        proxy.set_rule(Rule("fail", "", "/tickets-ledger/", status=503))
+        worker = stack.start_worker("worker_slack", {"AWS_ENDPOINT_URL": proxy.url})
+        [tid] = submit_many(router, Priority.HIGH, 1, tag())
+        router.wait_for(lambda: router.queue_counts(Priority.HIGH, dlq=True)[0] == 1, 90, "ticket parked")
+        stack.stop_service(worker)
+    stack.start_worker("worker_slack")
+    assert effects(router, Priority.HIGH, [tid]) == {}
+    parking = [line for line in worker.log_text().splitlines() if tid in line and '"level": "ERROR"' in line]
+    assert any("ledger unavailable on the last attempt; parking" in line for line in parking)
+
+    assert router.status(tid)["status"] == "queued"  # the ledger never heard of the parking...
+    listing = subprocess.run([sys.executable, "-m", "ticketrouter.dlq", "list", "--priority", "high"],
+                             env=stack.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert listing.returncode == 0 and tid in listing.stdout and "ledger unavailable: " in listing.stdout
+    record = router.status(tid)  # ...until an operator looks at the dead-letter queue
+    assert record["status"] == "dead-lettered" and record["last_error"].startswith("ledger unavailable: ")
+    with capsys.disabled():
+        print("\n[ledger unreachable] accepted=1 delivered=0 duplicates=0 dead-lettered=1 lost=0")
+
+    redrive = subprocess.run([sys.executable, "-m", "ticketrouter.dlq", "redrive", "--priority", "high"],
+                             env=stack.env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert redrive.returncode == 0, redrive.stderr
+    router.wait_for(lambda: router.status(tid)["status"] == "delivered", 60, "redriven ticket delivered")
+    assert effects(router, Priority.HIGH, [tid]) == {tid: 1}

@@ -67,3 +67,19 @@ def test_the_cli_lists_and_redrives(env, capsys):
     assert "high: 1 parked" in capsys.readouterr().out
     assert main(["redrive", "--priority", "high"]) == 0
     assert "1 message(s) moved back" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["record-says-failed", "no-record"])
+def test_listing_records_tickets_parked_while_the_ledger_was_unreachable(env, capsys, known):
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    if known:
+        ledger.create(ticket)
+        ledger.settle(ticket, "failed", error="timed out")
+    park(sqs, pair, ticket.to_message(), "ledger unavailable: NoSuchBucket")
+    assert main(["list", "--priority", "high"]) == 0
+    assert "1 ledger record(s) now say dead-lettered" in capsys.readouterr().out
+    record = ledger.get(ticket.id)
+    assert (record["status"], record["last_error"]) == ("dead-lettered", "ledger unavailable: NoSuchBucket")
+    assert main(["list", "--priority", "high"]) == 0
+    assert "ledger record" not in capsys.readouterr().out  # up to date: nothing more to do

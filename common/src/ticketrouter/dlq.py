@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings
-from ticketrouter.ledger import QUEUED, Ledger, LedgerConflict
+from ticketrouter.ledger import DEAD_LETTERED, QUEUED, Ledger, LedgerConflict
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, QueuePair
 from ticketrouter.ticket import Priority, Ticket
@@ -49,8 +49,8 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
     return {**summary, "reason": reason or "exceeded the receive count (moved by SQS)"}
 
 
-def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
-    """Every parked message, described; they are made visible again afterwards."""
+def peek_messages(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
+    """Every parked message as SQS returns it; they are made visible again afterwards."""
     seen: dict[str, dict[str, Any]] = {}
     handles = []
     while len(seen) < MAX_MESSAGES:
@@ -60,11 +60,38 @@ def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
         if not batch:
             break
         for message in batch:
-            seen[message["MessageId"]] = describe(message)
+            seen[message["MessageId"]] = message
             handles.append(message["ReceiptHandle"])
     for handle in handles:
         sqs.change_message_visibility(QueueUrl=pair.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
     return list(seen.values())
+
+
+def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
+    """Every parked message, described; they are made visible again afterwards."""
+    return [describe(message) for message in peek_messages(sqs, pair)]
+
+
+def bring_ledger_up_to_date(ledger: Ledger, messages: list[dict[str, Any]]) -> int:
+    """Record as dead-lettered the parked tickets whose ledger record says otherwise (they were
+    parked while the ledger was unreachable), so GET /tickets/<id> tells the truth; returns how many."""
+    updated = 0
+    for message in messages:
+        try:
+            ticket = Ticket.from_message(message["Body"])
+        except ValidationError:
+            continue  # poison: no ticket, no record
+        try:
+            record = ledger.get(ticket.id)
+            if record is not None and record["status"] == DEAD_LETTERED:
+                continue
+            reason = describe(message)["reason"]
+            ledger.settle(ticket, DEAD_LETTERED, error=reason, note="found parked on the dead-letter queue")
+        except (BotoCoreError, ClientError, LedgerConflict) as error:
+            log.warning("could not update the ledger", extra={"ticket_id": ticket.id, "error": str(error)})
+            continue
+        updated += 1
+    return updated
 
 
 def redrive(sqs: Any, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES) -> int:
@@ -116,14 +143,16 @@ def main(argv: list[str] | None = None) -> int:
     directory = QueueDirectory(sqs, settings)
     priorities = [Priority(args.priority)] if args.priority else list(Priority)
     try:
+        ledger = Ledger(aws_client("s3", settings), settings.ledger_bucket)
         if args.command == "list":
             for priority in priorities:
-                parked = peek(sqs, directory.pair(priority))
-                print(f"{priority.value}: {len(parked)} parked")
-                for entry in parked:
-                    print("  " + json.dumps(entry, ensure_ascii=False))
+                messages = peek_messages(sqs, directory.pair(priority))
+                print(f"{priority.value}: {len(messages)} parked")
+                for message in messages:
+                    print("  " + json.dumps(describe(message), ensure_ascii=False))
+                if updated := bring_ledger_up_to_date(ledger, messages):
+                    print(f"  ({updated} ledger record(s) now say dead-lettered)")
         else:
-            ledger = Ledger(aws_client("s3", settings), settings.ledger_bucket)
             moved = redrive(sqs, directory.pair(priorities[0]), ledger, args.limit)
             print(f"{priorities[0].value}: {moved} message(s) moved back to the queue")
     except (BotoCoreError, ClientError) as error:

@@ -100,5 +100,11 @@ def ticket_status(ticket_id: str):
     except (BotoCoreError, ClientError):
         raise unavailable("ledger_unavailable", "the ticket ledger cannot be reached; please retry") from None
     if record is None:
-        raise ApiError(404, "not_found", f"no ticket {ticket_id}")
+        # Accepted while the ledger was unreachable is the one way a real ticket has no record.
+        raise ApiError(
+            404,
+            "not_found",
+            f"no ticket {ticket_id} in the ledger: it was never accepted, or it was accepted while the "
+            "ledger was unreachable, and then its worker parked it on a dead-letter queue (make dlq)",
+        )
     return jsonify(record)
