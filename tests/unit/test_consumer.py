@@ -387,3 +387,14 @@ def test_a_delivery_costs_the_ledger_three_calls(sqs, queues, ledger):
         "put_object",
     ]  # claim = read + write; settle = write
     assert ledger.get(sent.id)["status"] == "delivered"
+
+
+def test_an_unexpected_exception_is_logged_once_and_stops_the_loop_cleanly(sqs, queues, ledger, caplog):
+    send(sqs, queues, ticket().to_message())
+    consumer = Consumer(sqs, queues, RecordingDestination(), ledger, BURST)
+    consumer.delivery.attempt = lambda t, attempt: 1 / 0
+    consumer.run()
+    assert consumer.crashed
+    [last_resort] = [r for r in caplog.records if r.getMessage() == "unhandled exception, quitting"]
+    assert last_resort.levelname == "CRITICAL" and last_resort.exc_info[0] is ZeroDivisionError
+    assert counts(sqs, queues.url) == (0, 1)  # the message in hand stays on the queue

@@ -72,6 +72,7 @@ class Consumer:
         self.delivery = Delivery(destination, ledger, options.delivery)
         self.options = options
         self.stopping = False
+        self.crashed = False  # the loop died of an unexpected exception (logged)
 
     def request_stop(self) -> None:
         """Stop after the current poll and the message in hand.
@@ -85,6 +86,20 @@ class Consumer:
         """Loop until stopped (or, in burst mode, until the queue is empty); returns counts."""
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
+        try:
+            self._loop(counts)
+        except Exception:  # noqa: BLE001 — the last resort: say so once, loudly, and stop cleanly
+            # The message in hand stays on the queue; SQS hands it out again (and parks it
+            # after the receive count), so a bug that one ticket triggers cannot loop forever.
+            log.critical("unhandled exception, quitting", exc_info=True)
+            self.crashed = True
+        log.info(
+            "consumer stopped",
+            extra={"destination": self.destination.name, **{k.value: v for k, v in counts.items()}},
+        )
+        return counts
+
+    def _loop(self, counts: dict[Outcome, int]) -> None:
         while not self.stopping:
             if self.health:
                 self.health.beat()
@@ -96,11 +111,6 @@ class Consumer:
                     # Not started: it becomes visible again after the visibility timeout.
                     break
                 counts[self.handle(message)] += 1
-        log.info(
-            "consumer stopped",
-            extra={"destination": self.destination.name, **{k.value: v for k, v in counts.items()}},
-        )
-        return counts
 
     def receive(self) -> list[dict[str, Any]]:
         """One long poll; an SQS error is logged and yields an empty batch after a pause."""

@@ -26,6 +26,7 @@ EXIT_OK = 0
 EXIT_QUEUE_UNREACHABLE = 1
 EXIT_DESTINATION_UNUSABLE = 2
 EXIT_CONFIGURATION = 3
+EXIT_UNHANDLED = 70  # sysexits' EX_SOFTWARE: the loop died of an unexpected exception (logged)
 
 S = TypeVar("S", bound=WorkerSettings)
 
@@ -85,4 +86,4 @@ def run_worker(
     install_signal_handlers(consumer)
     log.info("worker ready", extra={"queue": queues.url, "priority": priority.value})
     consumer.run()
-    return EXIT_OK
+    return EXIT_UNHANDLED if consumer.crashed else EXIT_OK
