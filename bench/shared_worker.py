@@ -23,6 +23,8 @@ class RoutingDestination:
     """Delivers each ticket to the destination of its priority."""
 
     name = "shared"
+    max_concurrency = 1  # the design it stands for: one ticket at a time
+    can_find = True
 
     def __init__(self, settings: SharedSettings) -> None:
         self.by_priority = {

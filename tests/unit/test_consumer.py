@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import boto3
 import pytest
@@ -26,6 +27,7 @@ class RecordingDestination:
 
     name = "recording"
     can_find = True
+    max_concurrency = 1
 
     def __init__(self, found: str | None = None) -> None:
         self.delivered: list[Ticket] = []
@@ -398,3 +400,30 @@ def test_an_unexpected_exception_is_logged_once_and_stops_the_loop_cleanly(sqs, 
     [last_resort] = [r for r in caplog.records if r.getMessage() == "unhandled exception, quitting"]
     assert last_resort.levelname == "CRITICAL" and last_resort.exc_info[0] is ZeroDivisionError
     assert counts(sqs, queues.url) == (0, 1)  # the message in hand stays on the queue
+
+
+def test_a_batch_is_delivered_concurrently_up_to_the_bound(sqs, queues, ledger):
+    """Each delivery waits until `bound` of them are under way at once: sequential would block."""
+    bound = 4
+    barrier = threading.Barrier(bound, timeout=10)
+
+    class Gathering(RecordingDestination):
+        max_concurrency = bound
+
+        def deliver(self, t):
+            barrier.wait()  # raises BrokenBarrierError unless `bound` deliveries overlap
+            return super().deliver(t)
+
+    for i in range(8):
+        send(sqs, queues, ticket(f"c{i}").to_message())
+    destination = Gathering()
+    options = ConsumerOptions(wait_seconds=0, burst=True, batch_size=10)
+    result = Consumer(sqs, queues, destination, ledger, options).run()
+    assert result[Outcome.DELIVERED] == 8 and len(destination.delivered) == 8
+    assert counts(sqs, queues.url) == (0, 0)
+
+
+def test_worker_concurrency_overrides_the_destination_bound(sqs, queues, ledger):
+    options = ConsumerOptions(concurrency=3)
+    assert Consumer(sqs, queues, RecordingDestination(), ledger, options).concurrency == 3
+    assert Consumer(sqs, queues, RecordingDestination(), ledger).concurrency == 1

@@ -91,6 +91,8 @@ class WorkerSettings(RouterSettings):
 
     worker_wait_seconds: int = Field(20, ge=0, le=20)
     worker_batch_size: int = Field(10, ge=1, le=10)
+    # Tickets of a batch delivered at once; unset = the destination's own bound.
+    worker_concurrency: int | None = Field(None, ge=1, le=10)
     # First retry after about this many seconds, doubling per receive, up to the cap.
     worker_retry_base_seconds: int = Field(5, ge=0)
     worker_retry_max_seconds: int = Field(900, ge=0, le=43_200)

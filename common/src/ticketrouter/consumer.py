@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ class ConsumerOptions:
     batch_size: int = 10
     # Stop once a receive comes back empty: makes tests and one-off drains deterministic.
     burst: bool = False
+    # Tickets of one batch delivered at once; None = what the destination allows (max_concurrency).
+    concurrency: int | None = None
     delivery: DeliveryOptions = DeliveryOptions()
 
     @classmethod
@@ -43,6 +46,7 @@ class ConsumerOptions:
             wait_seconds=settings.worker_wait_seconds,
             batch_size=settings.worker_batch_size,
             burst=burst,
+            concurrency=settings.worker_concurrency,
             delivery=DeliveryOptions(
                 retry_base_seconds=settings.worker_retry_base_seconds,
                 retry_max_seconds=settings.worker_retry_max_seconds,
@@ -73,6 +77,7 @@ class Consumer:
         self.options = options
         self.stopping = False
         self.crashed = False  # the loop died of an unexpected exception (logged)
+        self.concurrency = options.concurrency or destination.max_concurrency
 
     def request_stop(self) -> None:
         """Stop after the current poll and the message in hand.
@@ -87,7 +92,8 @@ class Consumer:
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         try:
-            self._loop(counts)
+            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
+                self._loop(counts, pool)
         except Exception:  # noqa: BLE001 — the last resort: say so once, loudly, and stop cleanly
             # The message in hand stays on the queue; SQS hands it out again (and parks it
             # after the receive count), so a bug that one ticket triggers cannot loop forever.
@@ -99,18 +105,23 @@ class Consumer:
         )
         return counts
 
-    def _loop(self, counts: dict[Outcome, int]) -> None:
+    def _loop(self, counts: dict[Outcome, int], pool: ThreadPoolExecutor) -> None:
         while not self.stopping:
             if self.health:
                 self.health.beat()
             messages = self.receive()
             if not messages and self.options.burst:
                 break
-            for message in messages:
-                if self.stopping:
-                    # Not started: it becomes visible again after the visibility timeout.
-                    break
-                counts[self.handle(message)] += 1
+            # The batch's tickets are delivered concurrently, up to the pool's size.
+            for future in [pool.submit(self._handle_unless_stopping, message) for message in messages]:
+                outcome = future.result()
+                if outcome is not None:
+                    counts[outcome] += 1
+
+    def _handle_unless_stopping(self, message: dict[str, Any]) -> Outcome | None:
+        if self.stopping:
+            return None  # not started: it becomes visible again after the visibility timeout
+        return self.handle(message)
 
     def receive(self) -> list[dict[str, Any]]:
         """One long poll; an SQS error is logged and yields an empty batch after a pause."""

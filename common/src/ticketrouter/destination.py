@@ -66,6 +66,8 @@ class Destination(Protocol):
     """One place tickets go."""
 
     name: str
+    # How many tickets of one batch it takes at once (WORKER_CONCURRENCY overrides it).
+    max_concurrency: int
     # False when find() cannot work (e.g. Slack without channels:history): after an unknown
     # outcome the ticket is then sent again (at least once rather than never).
     can_find: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 from collections.abc import Callable
 from types import FrameType
@@ -38,7 +39,11 @@ def install_signal_handlers(consumer: Consumer) -> None:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         if consumer.stopping:
             log.warning("second signal; exiting now", extra={"signal": signum})
-            raise SystemExit(128 + signum)
+            for handler in logging.getLogger().handlers:
+                handler.flush()
+            # Now, even with deliveries in flight on other threads (SystemExit would wait for
+            # them); their messages reappear after the visibility timeout.
+            os._exit(128 + signum)
         log.info("signal received; stopping after in-flight work", extra={"signal": signum})
         consumer.request_stop()
 

@@ -46,6 +46,8 @@ def classified(error: BotoCoreError | ClientError, operation: str, bucket: str) 
 
 class S3Destination:
     name = "s3"
+    # S3 takes thousands of writes a second per prefix: a whole batch at once.
+    max_concurrency = 10
     can_find = True
 
     def __init__(self, s3: Any, bucket: str) -> None:

@@ -97,6 +97,8 @@ def classified(error: Exception) -> Exception:
 
 class SlackDestination:
     name = "slack"
+    # Slack takes about one message a second per channel: more at once only meets its 429s.
+    max_concurrency = 1
 
     def __init__(self, client: WebClient, channel: str) -> None:
         self.client = client

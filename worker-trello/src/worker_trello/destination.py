@@ -82,6 +82,8 @@ def object_id_since(ticket: Ticket) -> str:
 
 class TrelloDestination:
     name = "trello"
+    # Trello allows 100 requests per 10 s per token.
+    max_concurrency = 4
     can_find = True
 
     def __init__(
