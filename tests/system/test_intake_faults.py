@@ -85,7 +85,7 @@ def queue_drained(router: Router, priority: Priority) -> bool:
 
 
 def check_books(
-    capsys, name: str, router: Router, priority: Priority, markers: list[str], ids: set[str]
+    capsys, name: str, router: Router, priority: Priority, markers: list[str], ids: set[str], note: str = ""
 ) -> None:
     """Wait until every ticket settled and every copy left the queue; print and check the books."""
     states = wait_until_settled(router, sorted(ids))
@@ -97,7 +97,7 @@ def check_books(
     lost = len(markers) - delivered - dead
     with capsys.disabled():
         books = f"accepted={len(markers)} delivered={delivered} duplicates={duplicates} dead-lettered={dead}"
-        print(f"\n[{name}] {books} lost={lost} ticket_ids={len(ids)}")
+        print(f"\n[{name}] {books} lost={lost} ticket_ids={len(ids)} {note}".rstrip())
     assert duplicates == 0
     assert lost == 0
 
@@ -134,6 +134,7 @@ def test_a_keyless_retry_after_a_lost_sqs_answer_makes_one_ticket(
         Priority.HIGH,
         [ticket["description"]],
         ids,
+        f"answers_lost={faulted}",
     )
 
 
