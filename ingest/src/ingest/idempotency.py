@@ -10,7 +10,6 @@ answer says ``Idempotent-Replayed: true``; an ``Idempotency-Key`` keeps them apa
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -52,13 +51,12 @@ def explicit_key() -> str | None:
     return None
 
 
-def submission_key(raw_body: bytes) -> IdempotencyKey | None:
-    """The key this POST /tickets is deduplicated by (None: implicit keys are off)."""
+def submission_key(body_sha256: str) -> IdempotencyKey | None:
+    """The key this POST /tickets is deduplicated by (None: no key and implicit keys off)."""
     explicit = explicit_key()
     if explicit:
         return IdempotencyKey(explicit)
     seconds = current_app.extensions["settings"].ingest_implicit_dedup_seconds
     if seconds == 0:
         return None
-    body_sha256 = hashlib.sha256(raw_body).hexdigest()
     return IdempotencyKey(implicit_key(caller_identity(), body_sha256), timedelta(seconds=seconds))

@@ -63,13 +63,14 @@ def submit_ticket():
         raise ApiError(
             422, "validation_failed", "some fields are missing or invalid", fields=fields
         ) from None
+    body_sha256 = hashlib.sha256(raw).hexdigest()
     try:
         ticket, repeated = accept(
             submission,
             current_app.extensions["queues"],
             current_app.extensions["ledger"],
-            submission_key(raw),
-            hashlib.sha256(raw).hexdigest(),
+            submission_key(body_sha256),
+            body_sha256,
         )
     except IdempotencyKeyReused:
         raise ApiError(
