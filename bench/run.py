@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -121,10 +122,11 @@ class Bench:
         self.s3 = boto3.client("s3", **kwargs)
         self.session = requests.Session()
 
-    def submit(self, priority: str, title: str = "bench") -> str:
+    def submit(self, priority: str) -> str:
+        # A unique title: ingest makes one ticket of identical keyless bodies within its window.
         response = self.session.post(
             f"{self.stack.ingest_url}/tickets", timeout=30, headers={"Authorization": f"Bearer {TOKEN}"},
-            json={"title": title, "priority": priority, "description": "benchmark ticket"},
+            json={"title": f"bench {uuid.uuid4()}", "priority": priority, "description": "benchmark ticket"},
         )  # fmt: skip
         response.raise_for_status()
         return response.json()["ticket_id"]
@@ -201,7 +203,6 @@ class Bench:
 
 def load(url: str, concurrency: int, total: int) -> tuple[float, float, float]:
     """total POSTs from concurrency threads; returns (requests/s, p50, p99)."""
-    body = json.dumps({"title": "load", "priority": "low", "description": "throughput"})
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     timings: list[float] = []
     lock = threading.Lock()
@@ -210,6 +211,10 @@ def load(url: str, concurrency: int, total: int) -> tuple[float, float, float]:
     def client() -> None:
         session = requests.Session()
         for _ in range(per_thread):
+            # Distinct bodies: identical keyless ones within the window would be replays, not tickets.
+            body = json.dumps(
+                {"title": f"load {uuid.uuid4()}", "priority": "low", "description": "throughput"}
+            )
             started = time.perf_counter()
             session.post(f"{url}/tickets", data=body, headers=headers, timeout=30).raise_for_status()
             with lock:

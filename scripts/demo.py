@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,8 @@ def submit(ingest_url: str, token: str, ticket: dict[str, Any]) -> dict[str, Any
         f"{ingest_url}/tickets",
         json=ticket,
         timeout=10,
-        headers={"Authorization": f"Bearer {token}"},
+        # A fresh key per run: a rerun within ingest's dedup window makes new tickets, not replays.
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": f"demo-{uuid.uuid4()}"},
     )
     response.raise_for_status()
     return response.json()

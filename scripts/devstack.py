@@ -156,6 +156,8 @@ class Stack:
     services: list[Service] = field(default_factory=list)
     # Worker modules to run (the benchmark swaps in its single shared-queue worker).
     workers: tuple[str, ...] = ("worker_slack", "worker_trello", "worker_s3")
+    # Ingest's own variables on top of env (fault tests route its AWS calls through a proxy).
+    ingest_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.local_aws = "AWS_ENDPOINT_URL" not in self.env
@@ -224,6 +226,7 @@ class Stack:
                         "ingest:create_app()",
                     ],
                     lambda _: http_ok(self.ingest_url + "/readyz"),
+                    self.ingest_env,
                 )
             )
             for module in self.workers:

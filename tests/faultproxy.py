@@ -1,171 +1,290 @@
-"""A real HTTP proxy on a free loopback port that injects faults at a known point.
+"""A fault proxy for HTTP on loopback: put it between a service and the AWS emulator.
 
-Put it between a service and its upstream (the AWS emulator): every request is forwarded
-unchanged, except those matching the one rule in force, which are
+Modes (switched at any time from the test); only requests that match the proxy's matcher are
+faulted, the others always pass:
+- PASS: every request and answer goes through.
+- HOLD_REQUESTS: a request that matches waits *before* it is forwarded (``holding`` counts
+  them) until the mode changes: to PASS it is then forwarded (its effect is applied late).
+- HOLD_ANSWERS: a request that matches is forwarded and answered by the emulator (so its effect
+  is applied), but the answer is never sent: the connection stays silent until the mode changes
+  or the proxy stops. The client sees a read timeout. Other requests pass.
+- CLOSE_ANSWERS: as HOLD_ANSWERS, but the connection is closed instead of the answer.
+- REFUSE: new connections are refused (nothing listens on the port); open ones are closed.
+- FAIL: a request that matches is answered 503 without being forwarded (the upstream is down
+  for it).
 
-- ``hold``: reported as arrived (``held()``), then kept until ``release(apply)``: forwarded
-  (the effect happens) or answered 503 without forwarding;
-- ``fail_after``: forwarded (the effect happens), then answered with ``status`` instead;
-- ``drop_answer``: forwarded (the effect happens), then the connection is closed unanswered;
-- ``fail``: answered with ``status`` without forwarding (the upstream is down).
+``seen`` lists the request line (method, path) of every request, faulted or not, so a test
+can count the calls that reached the upstream.
 
-A rule matches a method ("" for any) and a path prefix, and an optional substring of the body (to pick
-one SQS action out of the form-encoded or JSON requests).
+One HTTP/1.1 request at a time per connection (botocore never pipelines); bodies by
+Content-Length or chunked; ``Expect: 100-continue`` is answered by the proxy itself.
 """
 
 from __future__ import annotations
 
-import http.client
+import contextlib
+import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from enum import Enum
 
-HOLD_MAX_SECONDS = 120.0
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
+Matcher = Callable[[bytes, bytes], bool]  # (request head, body) -> is this the request to fault?
+_MAX_HEAD = 64 * 1024
 
 
-@dataclass
-class Rule:
-    mode: str  # "hold", "fail_after", "drop_answer", "fail"
-    method: str
-    path_prefix: str
-    body_contains: bytes = b""
-    status: int = 500
-    remaining: int | None = None  # None: until cleared
-
-    def matches(self, method: str, path: str, body: bytes) -> bool:
-        return (
-            self.method in ("", method) and path.startswith(self.path_prefix) and self.body_contains in body
-        )
+class Mode(Enum):
+    PASS = "pass"
+    HOLD_REQUESTS = "hold_requests"
+    HOLD_ANSWERS = "hold_answers"
+    CLOSE_ANSWERS = "close_answers"
+    REFUSE = "refuse"
+    FAIL = "fail"
 
 
-@dataclass
-class Held:
-    method: str
-    path: str
-    released: threading.Event = field(default_factory=threading.Event)
-    apply: bool = True
+def sqs_action(action: str) -> Matcher:
+    """Match an SQS call by action, in the JSON protocol (X-Amz-Target) or the query one."""
+    target = f"x-amz-target: amazonsqs.{action.lower()}\r\n".encode()
+    form = f"Action={action}".encode()
+
+    def matches(head: bytes, body: bytes) -> bool:
+        return target in head.lower() or any(part == form for part in body.split(b"&"))
+
+    return matches
+
+
+SEND_MESSAGE = sqs_action("SendMessage")
+
+
+def request_to(method: str, path_prefix: str) -> Matcher:
+    """Match requests by method ("" for any) and path prefix (S3 paths: /<bucket>/<key>)."""
+    wanted = path_prefix.encode()
+
+    def matches(head: bytes, body: bytes) -> bool:
+        verb, _, rest = head.partition(b" ")
+        return method.encode() in (b"", verb) and rest.startswith(wanted)
+
+    return matches
+
+
+_FAILED = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 16\r\n\r\n"
+    b"injected failure"
+)
+
+
+class _Closed(Exception):
+    """A peer closed its side mid-message."""
+
+
+class _Reader:
+    """Buffered reads of HTTP messages from a socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise _Closed
+        self.buffer += chunk
+
+    def until(self, marker: bytes) -> bytes:
+        while marker not in self.buffer:
+            if len(self.buffer) > _MAX_HEAD:
+                raise _Closed
+            self._fill()
+        end = self.buffer.index(marker) + len(marker)
+        data, self.buffer = self.buffer[:end], self.buffer[end:]
+        return data
+
+    def exactly(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def to_end(self) -> bytes:
+        with contextlib.suppress(_Closed):
+            while True:
+                self._fill()
+        data, self.buffer = self.buffer, b""
+        return data
+
+    def body(self, head: bytes, until_close: bool) -> bytes:
+        """The message body that follows head (raw, as it travels)."""
+        headers = _headers(head)
+        if "chunked" in headers.get("transfer-encoding", ""):
+            raw = b""
+            while True:
+                size_line = self.until(b"\r\n")
+                raw += size_line
+                size = int(size_line.split(b";")[0].strip(), 16)
+                if size == 0:
+                    while (line := self.until(b"\r\n")) != b"\r\n":  # trailers
+                        raw += line
+                    return raw + b"\r\n"
+                raw += self.exactly(size + 2)
+        if "content-length" in headers:
+            return self.exactly(int(headers["content-length"]))
+        return self.to_end() if until_close else b""
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return {
+        name.strip().lower(): value.strip()
+        for name, sep, value in (line.partition(":") for line in lines)
+        if sep
+    }
+
+
+def _without_expect(head: bytes) -> bytes:
+    lines = head.split(b"\r\n")
+    return b"\r\n".join(line for line in lines if not line.lower().startswith(b"expect:"))
 
 
 class FaultProxy:
-    """The proxy's state and controls; ``running_proxy`` serves it."""
+    """A proxy on 127.0.0.1:<free port> in front of upstream_port, in threads of this process."""
 
-    def __init__(self, upstream: str) -> None:
-        parts = urlsplit(upstream)
-        self.upstream_host, self.upstream_port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._lock = threading.Lock()
-        self._rule: Rule | None = None
-        self._held: list[Held] = []
-        self.matched: list[tuple[str, str]] = []  # (method, path) of every request a rule caught
+    def __init__(self, upstream_port: int, matcher: Matcher = SEND_MESSAGE) -> None:
+        self.upstream_port = upstream_port
+        self.matcher = matcher
+        self.mode = Mode.PASS
+        self.faulted = 0  # requests forwarded whose answer the client never got
+        self.holding = 0  # requests waiting to be forwarded (HOLD_REQUESTS)
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request
-        self.url = ""
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._stopped = False
+        self._connections: set[socket.socket] = set()
+        self._threads: list[threading.Thread] = []
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
 
-    def set_rule(self, rule: Rule | None) -> None:
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- controls ---------------------------------------------------------------------
+
+    def set_mode(self, mode: Mode) -> None:
+        """Switch mode; held answers are released (their connections closed) on any change."""
+        with self._changed:
+            previous, self.mode = self.mode, mode
+            self._changed.notify_all()
+        if mode is Mode.REFUSE and previous is not Mode.REFUSE:
+            self._stop_listening(keep_port=True)
+        elif previous is Mode.REFUSE and mode is not Mode.REFUSE:
+            self._start_listening()
+
+    def start(self) -> FaultProxy:
+        self._start_listening()
+        return self
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+        self._stop_listening(keep_port=False)
         with self._lock:
-            self._rule = rule
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout=10)
 
-    def take_rule(self, method: str, path: str, body: bytes) -> Rule | None:
-        """The rule this request falls under, if any (counted down); every request is noted."""
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- listening --------------------------------------------------------------------
+
+    def _start_listening(self) -> None:
+        self._listener.listen(64)
+        thread = threading.Thread(target=self._accept, args=(self._listener,), daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _stop_listening(self, keep_port: bool) -> None:
+        """Stop accepting and close open connections; keep_port leaves the port bound but
+        not listening, so that connections to it are refused rather than taken by another."""
+        listener = self._listener
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+        listener.close()
+        if keep_port:
+            placeholder = socket.socket()
+            placeholder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            placeholder.bind(("127.0.0.1", self.port))
+            self._listener = placeholder
         with self._lock:
-            self.seen.append((method, path))
-            rule = self._rule
-            if rule is None or not rule.matches(method, path, body):
-                return None
-            if rule.remaining is not None:
-                rule.remaining -= 1
-                if rule.remaining <= 0:
-                    self._rule = None
-            self.matched.append((method, path))
-            return rule
+            open_connections = list(self._connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
 
-    def hold(self, method: str, path: str) -> Held:
-        held = Held(method, path)
-        with self._lock:
-            self._held.append(held)
-        return held
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # the listener was closed
+            thread = threading.Thread(target=self._serve, args=(client,), daemon=True)
+            with self._lock:
+                self._connections.add(client)
+                self._threads = [t for t in self._threads if t.is_alive()]
+                self._threads.append(thread)
+            thread.start()
 
-    def held(self) -> list[Held]:
-        with self._lock:
-            return [h for h in self._held if not h.released.is_set()]
+    # --- one client connection --------------------------------------------------------
 
-    def release(self, apply: bool = True) -> int:
-        """Let every held request go on (forwarded when apply, else answered 503)."""
-        with self._lock:
-            waiting, self._held = [h for h in self._held if not h.released.is_set()], []
-            self._rule = None
-        for held in waiting:
-            held.apply = apply
-            held.released.set()
-        return len(waiting)
-
-    def forward(
-        self, method: str, path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, list, bytes]:
-        connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60)
+    def _serve(self, client: socket.socket) -> None:
         try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.getheaders(), response.read()
+            with client, socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60) as upstream:
+                from_client, from_upstream = _Reader(client), _Reader(upstream)
+                while self._relay_one(client, from_client, upstream, from_upstream):
+                    pass
+        except (_Closed, OSError):
+            pass  # either side went away: so does this connection
         finally:
-            connection.close()
+            with self._lock:
+                self._connections.discard(client)
 
-
-def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 — the stdlib's name
-            """Quiet: the services under test log what matters."""
-
-        def _serve(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            rule = proxy.take_rule(self.command, self.path, body)
-            if rule is not None and rule.mode == "hold":
-                held = proxy.hold(self.command, self.path)
-                held.released.wait(HOLD_MAX_SECONDS)
-                if not held.apply:
-                    return self._answer(503, [("Content-Type", "text/plain")], b"dropped by the fault proxy")
-            if rule is not None and rule.mode == "fail":
-                return self._answer(rule.status, [("Content-Type", "text/plain")], b"injected failure")
-            status, response_headers, payload = proxy.forward(self.command, self.path, headers, body)
-            if rule is not None and rule.mode == "drop_answer":
-                self.close_connection = True
-                return
-            if rule is not None and rule.mode == "fail_after":
-                return self._answer(rule.status, [("Content-Type", "text/plain")], b"injected failure")
-            self._answer(status, response_headers, payload)
-
-        def _answer(self, status: int, headers: list[tuple[str, str]], payload: bytes) -> None:
-            self.send_response(status)
-            for name, value in headers:
-                if name.lower() not in _HOP_BY_HOP | {"content-length"}:
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
-
-    return Handler
-
-
-@contextmanager
-def running_proxy(upstream: str) -> Iterator[FaultProxy]:
-    """A FaultProxy in front of upstream, served on 127.0.0.1:<free port> until the block ends."""
-    proxy = FaultProxy(upstream)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
-    proxy.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.release(apply=False)
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    def _relay_one(self, client: socket.socket, from_client: _Reader, upstream: socket.socket,
+                   from_upstream: _Reader) -> bool:  # fmt: skip
+        """Relay one request and its answer (or fault it); False when the connection ends."""
+        head = from_client.until(b"\r\n\r\n")
+        if b"100-continue" in _headers(head).get("expect", "").encode():
+            client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            head = _without_expect(head[:-4]) + b"\r\n\r\n"
+        body = from_client.body(head, until_close=False)
+        method, path = head.decode("latin-1").split(" ", 2)[:2]
+        with self._changed:
+            self.seen.append((method, path))
+            matched = self.matcher(head, body)
+            if matched and self.mode is Mode.FAIL:
+                client.sendall(_FAILED)
+                return True
+            if matched and self.mode is Mode.HOLD_REQUESTS:
+                self.holding += 1
+                self._changed.wait_for(lambda: self._stopped or self.mode is not Mode.HOLD_REQUESTS)
+                self.holding -= 1
+        upstream.sendall(head + body)
+        answer_head = from_upstream.until(b"\r\n\r\n")
+        no_body = head.startswith(b"HEAD ") or answer_head.split(b" ", 2)[1] in (b"204", b"304")
+        answer = answer_head + (b"" if no_body else from_upstream.body(answer_head, until_close=True))
+        with self._lock:
+            mode = self.mode
+        if mode in (Mode.HOLD_ANSWERS, Mode.CLOSE_ANSWERS) and self.matcher(head, body):
+            with self._changed:
+                self.faulted += 1
+                if mode is Mode.HOLD_ANSWERS:
+                    self._changed.wait_for(lambda: self._stopped or self.mode is not Mode.HOLD_ANSWERS)
+            return False  # never answered: the connection closes
+        if mode is Mode.REFUSE:
+            return False
+        client.sendall(answer)
+        return b"connection: close" not in answer_head.lower()

@@ -120,9 +120,16 @@ class Router:
 
 
 @contextlib.contextmanager
-def running_router(log_dir: Path, **env: str) -> Iterator[Router]:
-    """A started stack on free ports, stopped (every process) on exit."""
-    with Stack(log_dir=log_dir, ports=free_ports(), env={**stack_env(), **env}) as stack:
+def running_router(
+    log_dir: Path, ports: Ports | None = None, ingest_env: dict[str, str] | None = None, **env: str
+) -> Iterator[Router]:
+    """A started stack on free ports (or these), stopped (every process) on exit."""
+    with Stack(
+        log_dir=log_dir,
+        ports=ports or free_ports(),
+        env={**stack_env(), **env},
+        ingest_env=ingest_env or {},
+    ) as stack:
         yield Router(stack)
 
 

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from devstack import Stack
-from tests.faultproxy import FaultProxy, Rule, running_proxy
+from tests.faultproxy import FaultProxy, Mode, request_to
 from tests.support import wait_until
 from tests.system.books import effects, slack_channel, submit_many, tag, trello_board
 from tests.system.conftest import Router, free_ports, stack_env
@@ -52,7 +52,8 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRouter]:
     ports = free_ports()
     # Short visibility: a killed worker's message comes back within seconds.
     env = {**stack_env(), "QUEUE_VISIBILITY_TIMEOUT": "3", "WORKER_WAIT_SECONDS": "1"}
-    with running_proxy(f"http://127.0.0.1:{ports.aws}") as proxy:
+    # worker-s3's requests to the tickets bucket are the ones the proxy may hold.
+    with FaultProxy(ports.aws, matcher=request_to("PUT", "/tickets/tickets/")) as proxy:
         with Stack(log_dir=tmp_path_factory.mktemp("crash") / "logs", ports=ports, env=env) as stack:
             running = CrashRouter(stack)
             running.proxy = proxy
@@ -63,7 +64,7 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CrashRouter]:
 
 def hold_at_destination(router: CrashRouter, priority: Priority) -> None:
     if priority is Priority.LOW:
-        router.proxy.set_rule(Rule("hold", "PUT", "/tickets/tickets/", remaining=1))
+        router.proxy.set_mode(Mode.HOLD_REQUESTS)
     else:
         router.control(
             "slack" if priority is Priority.HIGH else "trello", "hold", {"path": HELD_PATHS[priority]}
@@ -72,7 +73,7 @@ def hold_at_destination(router: CrashRouter, priority: Priority) -> None:
 
 def held_at_destination(router: CrashRouter, priority: Priority) -> int:
     if priority is Priority.LOW:
-        return len(router.proxy.held())
+        return router.proxy.holding
     port = router.stack.ports.slack if priority is Priority.HIGH else router.stack.ports.trello
     return len(requests.get(f"{router.stack.url(port)}/_fake/held", timeout=5).json())
 
@@ -80,7 +81,7 @@ def held_at_destination(router: CrashRouter, priority: Priority) -> int:
 def release_at_destination(router: CrashRouter, priority: Priority) -> None:
     """Let the held request through: it takes effect, and its answer goes to a dead worker."""
     if priority is Priority.LOW:
-        assert router.proxy.release(apply=True) == 1
+        router.proxy.set_mode(Mode.PASS)
     else:
         router.control("slack" if priority is Priority.HIGH else "trello", "release", {"apply": True})
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.faultproxy import Rule, running_proxy
+from tests.faultproxy import FaultProxy, Mode, request_to
 from tests.system.books import effects, settle_and_count, states, submit_many, tag
 from tests.system.conftest import Router, running_router
 from ticketrouter.ticket import Priority
@@ -171,8 +171,8 @@ def test_an_unreachable_ledger_parks_the_ticket_with_its_reason_and_it_stays_tra
     """worker-slack reaches AWS through a proxy that answers 503 to every ledger call."""
     stack = router.stack
     stack.stop_service(stack.service("worker-slack"))
-    with running_proxy(stack.env["AWS_ENDPOINT_URL"]) as proxy:
-        proxy.set_rule(Rule("fail", "", "/tickets-ledger/", status=503))
+    with FaultProxy(stack.ports.aws, matcher=request_to("", "/tickets-ledger/")) as proxy:
+        proxy.set_mode(Mode.FAIL)
         worker = stack.start_worker("worker_slack", {"AWS_ENDPOINT_URL": proxy.url})
         [tid] = submit_many(router, Priority.HIGH, 1, tag())
         router.wait_for(lambda: router.queue_counts(Priority.HIGH, dlq=True)[0] == 1, 90, "ticket parked")

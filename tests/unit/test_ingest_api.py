@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from ingest import create_app
 from tests.support import dead_endpoint
+from ticketrouter import ledger
+from ticketrouter.queues import QueueDirectory
+from ticketrouter.send_outcome import SendFailed, SendOutcome
 from ticketrouter.ticket import Priority, Ticket
 
 TOKEN = "test-token-123"
@@ -150,6 +155,7 @@ def test_unreachable_sqs_is_503_with_retry_after():
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     assert response.get_json()["error"] == "queue_unavailable"
+    assert response.get_json()["retry_safe"] is True
 
 
 def test_healthz_and_readyz(client):
@@ -242,8 +248,91 @@ def test_power_automate_retries_are_recognised_by_their_run_headers(client, aws)
     assert len(queued(aws)["high"]) == 2
 
 
-def test_without_a_key_every_submission_is_a_new_ticket(client, aws):
+def test_a_keyless_repeat_of_the_same_body_returns_the_first_ticket(client, aws):
+    first, repeat = post(client, VALID), post(client, VALID)
+    assert [first.status_code, repeat.status_code] == [202, 202]
+    assert repeat.get_json()["ticket_id"] == first.get_json()["ticket_id"]
+    assert [first.headers.get("Idempotent-Replayed"), repeat.headers.get("Idempotent-Replayed")] == [
+        None,
+        "true",
+    ]
+    assert len(queued(aws)["high"]) == 1
+
+
+def test_keyless_submissions_with_different_bodies_are_different_tickets(client, aws):
+    other = post(client, {**VALID, "description": "Fourth floor"})
+    assert post(client, VALID).get_json()["ticket_id"] != other.get_json()["ticket_id"]
+    assert len(queued(aws)["high"]) == 2
+
+
+def test_implicit_dedup_turned_off_makes_every_keyless_submission_a_new_ticket(aws):
+    client = create_app({"ingest_api_token": TOKEN, "ingest_implicit_dedup_seconds": 0}).test_client()
     assert post(client, VALID).get_json()["ticket_id"] != post(client, VALID).get_json()["ticket_id"]
+
+
+def test_a_keyless_repeat_after_the_window_is_a_new_ticket(aws, monkeypatch):
+    client = create_app({"ingest_api_token": TOKEN, "ingest_implicit_dedup_seconds": 60}).test_client()
+    first = post(client, VALID).get_json()["ticket_id"]
+    started = ledger.utcnow()
+    monkeypatch.setattr(ledger, "utcnow", lambda: started + timedelta(seconds=59))
+    assert post(client, VALID).get_json()["ticket_id"] == first
+    monkeypatch.setattr(ledger, "utcnow", lambda: started + timedelta(seconds=61))
+    later = post(client, VALID)
+    assert later.get_json()["ticket_id"] != first and "Idempotent-Replayed" not in later.headers
+    assert len(queued(aws)["high"]) == 2
+
+
+def lose_sqs_answers(monkeypatch, outcome: SendOutcome, count: int = 1) -> None:
+    """The next count sends reach SQS (NOT_SENT: do not), then fail with outcome."""
+    send = QueueDirectory.send
+    left = [count]
+
+    def failing_send(self, ticket):
+        if left[0] == 0:
+            return send(self, ticket)
+        left[0] -= 1
+        if outcome is SendOutcome.UNKNOWN:
+            send(self, ticket)  # stored; only the answer is lost
+        raise SendFailed(outcome, ReadTimeoutError(endpoint_url="http://sqs"))
+
+    monkeypatch.setattr(QueueDirectory, "send", failing_send)
+
+
+@pytest.mark.parametrize("headers", [AUTH, {**AUTH, "Idempotency-Key": "k-lost"}])
+def test_a_lost_sqs_answer_is_503_outcome_unknown_and_the_retry_is_the_same_ticket(
+    client, aws, monkeypatch, headers
+):
+    lose_sqs_answers(monkeypatch, SendOutcome.UNKNOWN)
+    lost = post(client, VALID, headers=headers)
+    assert lost.status_code == 503 and lost.headers["Retry-After"] == "5"
+    body = lost.get_json()
+    assert (body["error"], body["retry_safe"]) == ("queue_outcome_unknown", True)
+    assert "may have been queued" in body["message"]
+    retry = post(client, VALID, headers=headers)
+    assert retry.status_code == 202 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json()["ticket_id"] == body["ticket_id"]
+    # Two copies of one ticket id: the workers deliver it once (the ledger claims by id).
+    assert [t.id for t in queued(aws)["high"]] == [body["ticket_id"]] * 2
+
+
+def test_without_dedup_a_lost_sqs_answer_says_a_retry_may_duplicate(aws, monkeypatch):
+    client = create_app({"ingest_api_token": TOKEN, "ingest_implicit_dedup_seconds": 0}).test_client()
+    lose_sqs_answers(monkeypatch, SendOutcome.UNKNOWN)
+    body = post(client, VALID).get_json()
+    assert (body["error"], body["retry_safe"]) == ("queue_outcome_unknown", False)
+    assert "may create a second ticket" in body["message"]
+
+
+def test_a_provably_unsent_ticket_is_503_nothing_queued_and_releases_the_key(client, aws, monkeypatch):
+    lose_sqs_answers(monkeypatch, SendOutcome.NOT_SENT)
+    refused = post(client, VALID)
+    assert refused.status_code == 503
+    body = refused.get_json()
+    assert (body["error"], body["retry_safe"]) == ("queue_unavailable", True)
+    assert "nothing was queued" in body["message"] and "ticket_id" not in body
+    assert queued(aws)["high"] == []
+    retry = post(client, VALID)
+    assert retry.status_code == 202 and "Idempotent-Replayed" not in retry.headers
 
 
 def test_an_overlong_idempotency_key_is_400(client):

@@ -8,9 +8,12 @@ import hmac
 import json
 
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from ingest import create_app
 from tests.support import dead_endpoint
+from ticketrouter.queues import QueueDirectory
+from ticketrouter.send_outcome import SendFailed, SendOutcome
 from ticketrouter.ticket import Ticket
 
 SECRET = base64.b64encode(b"a-teams-security-token-of-32-bytes!").decode()
@@ -163,3 +166,24 @@ def test_a_resent_activity_creates_one_ticket(client, sqs):
     second = post(client, body, sign(body)).get_json()["text"]
     assert first == second
     assert len(queued(sqs)) == 1
+
+
+def test_a_lost_queue_answer_is_told_as_maybe_created_and_teams_resending_it_makes_one_ticket(
+    client, sqs, monkeypatch
+):
+    send = QueueDirectory.send
+    lost = []
+
+    def store_then_lose_the_answer(self, ticket):
+        send(self, ticket)
+        if not lost:
+            lost.append(ticket.id)
+            raise SendFailed(SendOutcome.UNKNOWN, ReadTimeoutError(endpoint_url="http://sqs"))
+        return "message-id"
+
+    monkeypatch.setattr(QueueDirectory, "send", store_then_lose_the_answer)
+    body = activity(GOOD)
+    text = post(client, body, sign(body)).get_json()["text"]
+    assert "may have been created" in text and lost[0] in text and "NOT created" not in text
+    assert lost[0] in post(client, body, sign(body)).get_json()["text"]  # Teams resends the activity
+    assert {t.id for t in queued(sqs)} == {lost[0]}

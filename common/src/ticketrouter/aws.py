@@ -11,8 +11,9 @@ from botocore.config import Config
 
 from ticketrouter.config import RouterSettings
 
-# Bounded so that an unreachable endpoint turns into an error in seconds, not minutes:
-# ingest must answer 503 well inside Power Automate's 120 s timeout.
+# Bounded so that an unreachable endpoint turns into an error in seconds, not minutes.
+# max_attempts counts retries: up to 4 attempts. Ingest shortens read_timeout
+# (INGEST_AWS_READ_TIMEOUT_SECONDS) to answer well inside Power Automate's 120 s timeout.
 _CLIENT_CONFIG = Config(
     connect_timeout=3,
     read_timeout=30,

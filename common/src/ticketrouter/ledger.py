@@ -61,6 +61,18 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def utcnow() -> datetime:
+    """The clock of idempotency windows (a function, so that tests can move it)."""
+    return datetime.now(UTC)
+
+
+def binding_expiry(binding: dict[str, Any]) -> datetime:
+    """When an idempotency binding lapses (bindings written before expires_at existed: 24 h)."""
+    if "expires_at" in binding:
+        return datetime.fromisoformat(binding["expires_at"])
+    return datetime.fromisoformat(binding["created_at"]) + IDEMPOTENCY_WINDOW
+
+
 class LedgerConflict(TicketRouterError):
     """Another writer kept changing the record; the caller should retry later."""
 
@@ -243,22 +255,30 @@ class Ledger:
     def _idempotency_key(key: str) -> str:
         return f"idempotency/{hashlib.sha256(key.encode()).hexdigest()}.json"
 
-    def remember_submission(self, key: str, body_hash: str, ticket: Ticket) -> dict[str, Any]:
-        """Bind an idempotency key to this ticket, unless it is already bound (within 24 h).
+    def remember_submission(
+        self, key: str, body_hash: str, ticket: Ticket, window: timedelta = IDEMPOTENCY_WINDOW
+    ) -> dict[str, Any]:
+        """Bind an idempotency key to this ticket for window, unless it is already bound.
 
-        Returns the binding in force: this one, or the earlier one.
+        Returns the binding in force: this one, or the earlier one. Write first: a new key
+        costs one conditional PUT; only a key already taken is read.
         """
         object_key = self._idempotency_key(key)
-        binding = {"body_sha256": body_hash, "ticket": json.loads(ticket.to_message()), "created_at": now()}
+        bound_at = utcnow()
+        binding = {
+            "body_sha256": body_hash,
+            "ticket": json.loads(ticket.to_message()),
+            "created_at": bound_at.isoformat(),
+            "expires_at": (bound_at + window).isoformat(),
+        }
         for _ in range(_CAS_ATTEMPTS):
+            if self._write(object_key, binding, None) is not None:
+                return binding
             found = self._read(object_key)
             if found is None:
-                if self._write(object_key, binding, None) is not None:
-                    return binding
-                continue
+                continue  # released between our write and our read
             existing, etag = found
-            age = datetime.now(UTC) - datetime.fromisoformat(existing["created_at"])
-            if age < IDEMPOTENCY_WINDOW:
+            if utcnow() < binding_expiry(existing):
                 return existing
             if self._write(object_key, binding, etag) is not None:  # expired: the key starts afresh
                 return binding

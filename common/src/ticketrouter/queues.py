@@ -8,10 +8,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ticketrouter.aws import error_code
 from ticketrouter.config import RouterSettings
+from ticketrouter.send_outcome import SendFailed, SendWatch
 from ticketrouter.ticket import Priority, Ticket
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class QueueDirectory:
         self._settings = settings
         self._pairs: dict[Priority, QueuePair] = {}
         self._lock = threading.Lock()
+        self._sends = SendWatch(sqs)
 
     def pair(self, priority: Priority) -> QueuePair:
         with self._lock:
@@ -112,15 +114,24 @@ class QueueDirectory:
             return self._pairs[priority]
 
     def send(self, ticket: Ticket) -> str:
-        """Put the ticket on its priority's queue; returns the SQS message id."""
-        response = self._sqs.send_message(
-            QueueUrl=self.pair(ticket.priority).url,
-            MessageBody=ticket.to_message(),
-            MessageAttributes={
-                "ticket_id": {"DataType": "String", "StringValue": ticket.id},
-                "priority": {"DataType": "String", "StringValue": ticket.priority.value},
-            },
-        )
+        """Put the ticket on its priority's queue; returns the SQS message id.
+
+        Raises SendFailed, which tells whether the message may be on the queue anyway;
+        errors while resolving the queue propagate as they are (nothing was sent).
+        """
+        url = self.pair(ticket.priority).url
+        self._sends.begin()
+        try:
+            response = self._sqs.send_message(
+                QueueUrl=url,
+                MessageBody=ticket.to_message(),
+                MessageAttributes={
+                    "ticket_id": {"DataType": "String", "StringValue": ticket.id},
+                    "priority": {"DataType": "String", "StringValue": ticket.priority.value},
+                },
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise SendFailed(self._sends.outcome(), error) from error
         return response["MessageId"]
 
     def depth(self, priority: Priority) -> int:

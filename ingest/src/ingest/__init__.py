@@ -29,8 +29,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.ingest_max_body_bytes
     app.json.sort_keys = False
     app.extensions["settings"] = settings
-    app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings), settings)
-    app.extensions["ledger"] = Ledger(aws_client("s3", settings), settings.ledger_bucket)
+    timeouts = {"read_timeout": settings.ingest_aws_read_timeout_seconds}
+    app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings, **timeouts), settings)
+    app.extensions["ledger"] = Ledger(aws_client("s3", settings, **timeouts), settings.ledger_bucket)
     # Teams waits 5 s for a webhook's answer: one short attempt each, then tell the user.
     fast = {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "max_attempts": 1}}
     app.extensions["webhook_queues"] = QueueDirectory(aws_client("sqs", settings, **fast), settings)

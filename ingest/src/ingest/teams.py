@@ -20,7 +20,8 @@ from pydantic import ValidationError
 from ingest.body import decode_json, read_raw_body
 from ingest.errors import ApiError
 from ingest.freetext import TEMPLATE, ParsedMessage, parse_message
-from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
+from ingest.idempotency import IdempotencyKey
+from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.metrics import REJECTED
 from ingest.replies import confirmation
 from ticketrouter.ticket import field_errors, parse_submission
@@ -108,7 +109,7 @@ def teams_webhook():
             submission,
             current_app.extensions["webhook_queues"],
             current_app.extensions["webhook_ledger"],
-            f"teams:{activity_id}" if activity_id else None,
+            IdempotencyKey(f"teams:{activity_id}") if activity_id else None,
             hashlib.sha256(raw).hexdigest(),
         )
     except IdempotencyKeyReused:
@@ -117,5 +118,11 @@ def teams_webhook():
         return reply(
             "Sorry, the ticket queue is unreachable right now and your ticket was NOT created. "
             "Please send the same message again in a minute."
+        )
+    except QueueOutcomeUnknown as error:
+        # A new message is a new activity and would make a second ticket: say so.
+        return reply(
+            f"Sorry, the ticket queue did not confirm your ticket (id {error.ticket_id}) in time: "
+            "it may have been created. Please check before sending it again, or it may arrive twice."
         )
     return reply(confirmation(ticket))

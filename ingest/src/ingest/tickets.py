@@ -4,45 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify
 from pydantic import ValidationError
 
 from ingest.auth import require_bearer_token
 from ingest.body import decode_json, read_raw_body, require_json_content_type
 from ingest.errors import ApiError
-from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
+from ingest.idempotency import submission_key
+from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
 from ticketrouter.ticket import field_errors, parse_submission
 
 bp = Blueprint("tickets", __name__)
 bp.before_request(require_bearer_token)
 
-IDEMPOTENCY_KEY_MAX = 255
 _TICKET_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 
-def unavailable(error: str, message: str) -> ApiError:
+def unavailable(error: str, message: str, **details: Any) -> ApiError:
     """A 503 telling the caller when to retry."""
     retry_after = current_app.extensions["settings"].ingest_retry_after_seconds
-    return ApiError(503, error, message, headers={"Retry-After": str(retry_after)})
+    return ApiError(503, error, message, headers={"Retry-After": str(retry_after)}, **details)
 
 
-def idempotency_key() -> str | None:
-    """The caller's Idempotency-Key, else one derived from Power Automate's run headers."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > IDEMPOTENCY_KEY_MAX:
-        raise ApiError(
-            400, "invalid_idempotency_key", f"Idempotency-Key is longer than {IDEMPOTENCY_KEY_MAX}"
-        )
-    if key:
-        return f"key:{key}"
-    # A retry of the flow's HTTP action repeats the run id and the action's name.
-    run_id = request.headers.get("x-ms-workflow-run-id", "").strip()
-    if run_id:
-        return f"flow:{run_id}:{request.headers.get('x-ms-workflow-operation-name', '').strip()}"
-    return None
+def outcome_unknown(error: QueueOutcomeUnknown) -> ApiError:
+    """A 503 that says the truth: the ticket may be queued, and whether a retry is safe."""
+    if error.deduplicated:
+        advice = "retrying this same request is safe: it is recognised and makes no second ticket"
+    else:
+        advice = "a retry without an Idempotency-Key may create a second ticket"
+    return unavailable(
+        "queue_outcome_unknown",
+        f"the ticket queue did not confirm the ticket, which may have been queued; {advice}",
+        ticket_id=error.ticket_id,
+        retry_safe=error.deduplicated,
+    )
 
 
 @bp.post("/tickets")
@@ -64,13 +63,14 @@ def submit_ticket():
         raise ApiError(
             422, "validation_failed", "some fields are missing or invalid", fields=fields
         ) from None
+    body_sha256 = hashlib.sha256(raw).hexdigest()
     try:
         ticket, repeated = accept(
             submission,
             current_app.extensions["queues"],
             current_app.extensions["ledger"],
-            idempotency_key(),
-            hashlib.sha256(raw).hexdigest(),
+            submission_key(body_sha256),
+            body_sha256,
         )
     except IdempotencyKeyReused:
         raise ApiError(
@@ -80,8 +80,12 @@ def submit_ticket():
         ) from None
     except QueueUnavailable:
         raise unavailable(
-            "queue_unavailable", "the ticket queue cannot be reached; nothing was queued, please retry"
+            "queue_unavailable",
+            "the ticket queue cannot be reached; nothing was queued, please retry",
+            retry_safe=True,
         ) from None
+    except QueueOutcomeUnknown as error:
+        raise outcome_unknown(error) from None
     body = {
         "ticket_id": ticket.id,
         "priority": ticket.priority.value,
