@@ -164,8 +164,7 @@ class Consumer:
         if verdict.outcome is Outcome.RETRY:
             self.retry_later(message, verdict.delay)
         elif verdict.outcome is Outcome.PARKED:
-            assert verdict.kind is not None
-            if self.park(message, verdict.reason, verdict.kind) is Outcome.RETRY:
+            if self.park(message, verdict.reason, verdict.kind or ParkReason.EXHAUSTED) is Outcome.RETRY:
                 return Outcome.RETRY
             self.delivery.record_parked(ticket, verdict)
         else:
