@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from tests.support import wait_until
 from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
@@ -427,3 +428,34 @@ def test_worker_concurrency_overrides_the_destination_bound(sqs, queues, ledger)
     options = ConsumerOptions(concurrency=3)
     assert Consumer(sqs, queues, RecordingDestination(), ledger, options).concurrency == 3
     assert Consumer(sqs, queues, RecordingDestination(), ledger).concurrency == 1
+
+
+def test_a_delivery_longer_than_the_visibility_timeout_keeps_its_message_hidden_and_its_claim_fresh(
+    sqs, queues, ledger
+):
+    sent = ticket()
+    send(sqs, queues, sent.to_message())
+    started, finish = threading.Event(), threading.Event()
+
+    class Slow(RecordingDestination):
+        def deliver(self, t):
+            started.set()
+            finish.wait(30)
+            return super().deliver(t)
+
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(stale_after_seconds=1))
+    consumer = Consumer(sqs, queues, Slow(), ledger, options)
+    worker = threading.Thread(target=consumer.run)
+    worker.start()
+    try:
+        assert started.wait(10)
+        stamps = {ledger.get(sent.id)["updated_at"]}
+        # Three claims seen = over a second since the receive: past the visibility timeout.
+        wait_until(lambda: stamps.add(ledger.get(sent.id)["updated_at"]) or len(stamps) >= 3, 10, "renewals")
+        assert sqs.receive_message(QueueUrl=queues.url, WaitTimeSeconds=0).get("Messages", []) == []
+        assert ledger.get(sent.id)["status"] == "delivering"
+    finally:
+        finish.set()
+        worker.join(10)
+    assert ledger.get(sent.id)["status"] == "delivered"
+    assert counts(sqs, queues.url) == (0, 0)

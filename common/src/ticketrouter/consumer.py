@@ -17,6 +17,7 @@ from ticketrouter.config import WorkerSettings
 from ticketrouter.delivery import Delivery, DeliveryOptions, Outcome, ParkReason, Verdict
 from ticketrouter.destination import Destination
 from ticketrouter.errors import AWS_ERRORS
+from ticketrouter.lease import Lease
 from ticketrouter.ledger import Ledger
 from ticketrouter.logs import bound_ticket
 from ticketrouter.observability import DELIVERIES, DLQ_MOVES, Health
@@ -156,8 +157,16 @@ class Consumer:
             return self.park(message, reason, ParkReason.POISON)
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         with bound_ticket(ticket.id):
-            verdict = self.delivery.attempt(ticket, attempt)
+            with Lease(lambda: self.renew(ticket, message), self.options.delivery.stale_after_seconds / 2):
+                verdict = self.delivery.attempt(ticket, attempt)
             return self.settle(ticket, message, verdict)
+
+    def renew(self, ticket: Ticket, message: dict[str, Any]) -> None:
+        """Keep a long delivery's message hidden and its claim fresh (see lease.py)."""
+        with bound_ticket(ticket.id):
+            log.info("delivery still under way; renewing the lease")
+            self.retry_later(message, int(self.options.delivery.stale_after_seconds))
+            self.delivery.refresh_claim(ticket)
 
     def settle(self, ticket: Ticket, message: dict[str, Any], verdict: Verdict) -> Outcome:
         """Carry the verdict out on SQS."""

@@ -204,6 +204,13 @@ class Delivery:
             return False
         return True
 
+    def refresh_claim(self, ticket: Ticket) -> None:
+        """Tell other workers that this delivery is alive: its claim is not stale."""
+        try:
+            self.ledger.touch(ticket)
+        except LEDGER_ERRORS as error:
+            log.warning("could not refresh the claim", extra={"error": str(error)})
+
     def record_parked(self, ticket: Ticket, verdict: Verdict) -> None:
         """Once the message is on the dead-letter queue, say so in the ledger."""
         self._record(ticket, Status.DEAD_LETTERED, None, verdict.attempt_outcome, error=verdict.reason)

@@ -217,6 +217,10 @@ class Ledger:
         record, etag = self.change(ticket, take)
         return Claim(decision[0], record, etag)
 
+    def touch(self, ticket: Ticket) -> None:
+        """Refresh a delivering record's updated_at, so that nobody takes it for abandoned."""
+        self.change(ticket, lambda record: record if record["status"] == DELIVERING else None)
+
     def settle(
         self,
         ticket: Ticket,
