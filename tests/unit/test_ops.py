@@ -34,5 +34,5 @@ def test_prometheus_scrapes_ingest_and_every_worker_on_their_ports():
     assert '"ingest:8080"' in config
     assert all(name in config for name in ("worker-slack", "worker-trello", "worker-s3"))
     assert "port: 9100" in config
-    for service in ("worker-slack", "worker-trello", "worker-s3"):
-        assert "WORKER_METRICS_PORT=9100" in (ROOT / service / "Dockerfile").read_text()
+    worker_stage = (ROOT / "Dockerfile").read_text().split("FROM app AS worker\n")[1].split("\nFROM ")[0]
+    assert "WORKER_METRICS_PORT=9100" in worker_stage
