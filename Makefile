@@ -74,9 +74,10 @@ tunnel: ## Start the ngrok tunnel to ingest (NGROK_AUTHTOKEN and NGROK_DOMAIN in
 test: lint ## Lint, then run the whole test suite (unit + system tests with real processes)
 	$(PY) -m pytest
 
-lint: venv ## Check style and common bugs with ruff
+lint: venv ## Check style and common bugs with ruff, and the CloudFormation templates with cfn-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint deploy/aws/*.yaml
 
 test-unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit
