@@ -102,8 +102,8 @@ deploy-aws: venv ## Create/update both stacks on AWS through change sets (deploy
 destroy-aws: venv ## Delete the main stack; keeps the buckets unless DELETE_BUCKETS=1 (DELETE_BOOTSTRAP=1: repositories and secrets too)
 	$(DEPLOY_AWS) destroy $(if $(DELETE_BUCKETS),--delete-buckets) $(if $(DELETE_BOOTSTRAP),--delete-bootstrap)
 
-images-push: venv ## Build the five images for ARCH (X86_64|ARM64) and push them to ECR tagged VERSION
-	$(DEPLOY_AWS) images-push --image-tag "$(VERSION)" --architecture $(ARCH)
+images-push: venv ## Create the bootstrap stack if needed, build the five images for ARCH (X86_64|ARM64), push them tagged VERSION
+	$(DEPLOY_AWS) images-push --image-tag "$(VERSION)" --architecture $(ARCH) $(if $(YES),--yes)
 
 deploy-localstack: venv ## Deploy the same templates to LocalStack (AWS_ENDPOINT_URL, default http://127.0.0.1:4566)
 	$(PY) scripts/deploy_aws.py --stack $(STACK) deploy-localstack

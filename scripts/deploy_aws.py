@@ -286,6 +286,22 @@ def empty_image_repositories(ecr: Any, prefix: str) -> None:
             ecr.batch_delete_image(repositoryName=repository, imageIds=ids)
 
 
+def images_missing(ecr: Any, prefix: str, tag: str) -> list[str]:
+    """The service images (not the stand-ins) that have no image tagged tag in ECR."""
+    missing = []
+    for image in IMAGES[:4]:
+        try:
+            ecr.describe_images(repositoryName=f"{prefix}/{image}", imageIds=[{"imageTag": tag}])
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in (
+                "ImageNotFoundException",
+                "RepositoryNotFoundException",
+            ):
+                raise
+            missing.append(image)
+    return missing
+
+
 def image_reference(registry: str, prefix: str, image: str, tag: str) -> str:
     """The same reference the main template's task definitions use."""
     return f"{registry}/{prefix}/{image}:{tag}"
@@ -414,6 +430,14 @@ def run_deploy(args: argparse.Namespace, clients: Callable[[str], Any], localsta
         parameters = {"BootstrapStackName": args.bootstrap_stack, **read_parameters(Path(args.parameters))}
         if args.image_tag:
             parameters["ImageTag"] = args.image_tag
+        missing = images_missing(
+            clients("ecr"), bootstrap["RepositoryPrefix"], parameters.get("ImageTag", "")
+        )
+        if missing:
+            raise DeployError(
+                f"no image tagged {parameters.get('ImageTag')!r} for {', '.join(missing)}: "
+                "run make images-push with the same VERSION first"
+            )
     outputs = deploy_stack(cfn, args.stack, ROUTER_TEMPLATE, parameters, confirm)
     print(f"\n{args.stack} outputs:")
     print_outputs(outputs)
@@ -462,8 +486,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not args.image_tag:
             raise DeployError("images-push needs a tag (make images-push VERSION=1.4.0)")
-        cfn = clients("cloudformation")
-        prefix = stack_outputs(cfn, args.bootstrap_stack)["RepositoryPrefix"]
+        # The repositories live in the bootstrap stack: create (or update) it first.
+        confirm = confirmation(args.yes)
+        bootstrap = deploy_stack(
+            clients("cloudformation"), args.bootstrap_stack, BOOTSTRAP_TEMPLATE, {}, confirm
+        )
+        prefix = bootstrap["RepositoryPrefix"]
         registry = registry_login(clients("ecr"))
         build_and_push(registry, prefix, args.image_tag, args.architecture, print)
         return 0

@@ -165,6 +165,24 @@ def test_destroy_keeps_the_buckets_unless_asked(aws, template):
     assert bucket_names(aws) == kept, "only the stack's own buckets, emptied and deleted"
 
 
+def test_deploying_needs_every_service_image_pushed_with_the_tag(aws):
+    ecr = aws("ecr")
+    for image in deploy_aws.IMAGES:
+        ecr.create_repository(repositoryName=f"tr/{image}")
+    manifest = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
+    )
+    for image in ("ingest", "worker-slack", "worker-s3"):
+        ecr.put_image(repositoryName=f"tr/{image}", imageManifest=manifest, imageTag="1.4.0")
+    assert deploy_aws.images_missing(ecr, "tr", "1.4.0") == ["worker-trello"]
+    assert deploy_aws.images_missing(ecr, "tr", "1.5.0") == [
+        "ingest",
+        "worker-slack",
+        "worker-trello",
+        "worker-s3",
+    ]
+
+
 def test_the_pushed_image_reference_is_the_one_the_task_definitions_pull():
     router, _ = decode(str(deploy_aws.ROUTER_TEMPLATE))
     [container] = router["Resources"]["WorkerS3TaskDefinition"]["Properties"]["ContainerDefinitions"]
