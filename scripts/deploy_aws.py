@@ -196,11 +196,19 @@ def deploy_stack(
 def set_secrets(
     secretsmanager: Any, bootstrap_outputs: Mapping[str, str], env: Mapping[str, str]
 ) -> list[str]:
-    """Store each secret given in env; returns the names stored (never the values)."""
+    """Store each secret given in env that differs from the current one; returns the names stored.
+
+    An unchanged value is not stored again: every put is a new version, and a new version is
+    what secrets_never_set() looks for.
+    """
     stored = []
     for variable, output in SECRET_OUTPUTS.items():
-        if env.get(variable):
-            secretsmanager.put_secret_value(SecretId=bootstrap_outputs[output], SecretString=env[variable])
+        value = env.get(variable)
+        if not value:
+            continue
+        current = secretsmanager.get_secret_value(SecretId=bootstrap_outputs[output])["SecretString"]
+        if value != current:
+            secretsmanager.put_secret_value(SecretId=bootstrap_outputs[output], SecretString=value)
             stored.append(variable)
     return stored
 
@@ -445,9 +453,8 @@ def run_deploy(args: argparse.Namespace, clients: Callable[[str], Any], localsta
         skipped = localstack_skips(cfn, args.stack)
         kinds = ", ".join(sorted(set(skipped.values())))
         print(f"\nLocalStack did not emulate {len(skipped)} resources: {kinds}")
-        print(
-            f"It ignored {', '.join(sorted(LOCALSTACK_IGNORED))}; {', '.join(LOCALSTACK_MOCKED)} is a mock."
-        )
+        print(f"It is known to ignore {', '.join(sorted(LOCALSTACK_IGNORED))}.")
+        print(f"{', '.join(LOCALSTACK_MOCKED)} is a mock without an API behind it.")
         print("Run the services against this stack with:")
         for key, value in service_environment(outputs).items():
             print(f"  export {key}={value}")

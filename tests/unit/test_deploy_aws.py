@@ -138,6 +138,11 @@ def test_secrets_come_from_the_environment_and_unset_ones_block_the_deployment(a
     stored = secretsmanager.get_secret_value(SecretId=outputs["SlackBotTokenSecretArn"])["SecretString"]
     assert stored == "xoxb-secret-value-1"
     assert deploy_aws.secrets_never_set(secretsmanager, outputs) == ["TRELLO_KEY", "TRELLO_TOKEN"]
+    assert deploy_aws.set_secrets(secretsmanager, outputs, env) == [], (
+        "an unchanged value is not stored again"
+    )
+    versions = secretsmanager.list_secret_version_ids(SecretId=outputs["SlackBotTokenSecretArn"])["Versions"]
+    assert len(versions) == 2
     assert "xoxb-secret-value-1" not in capsys.readouterr().out
 
 
