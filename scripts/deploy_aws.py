@@ -365,6 +365,8 @@ def localstack_parameters(ec2: Any, bootstrap: str) -> dict[str, str]:
         "CertificateArn": "arn:aws:acm:us-east-1:000000000000:certificate/localstack",
         "SlackChannel": "C0STANDIN",
         "TrelloListId": "standin-list",
+        # LocalStack records the subscription as pending and sends nothing.
+        "AlarmEmail": "alarms@example.com",
     }
 
 

@@ -231,6 +231,13 @@ def test_roles_and_alarms_are_deployed_as_written(localstack, deployed):
     alarms = localstack.client("cloudwatch").describe_alarms(AlarmNamePrefix="trtest-")["MetricAlarms"]
     assert len(alarms) == 8
     assert {tuple(a["AlarmActions"]) for a in alarms} == {(deployed["outputs"]["AlarmTopicArn"],)}
+    sns = localstack.client("sns")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=deployed["outputs"]["AlarmTopicArn"])[
+        "Subscriptions"
+    ]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [
+        ("email", deployed["parameters"]["AlarmEmail"])
+    ]
 
 
 @pytest.fixture(scope="module")
