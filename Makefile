@@ -14,7 +14,8 @@ COMPOSE ?= docker compose
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
 .PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
-	up down logs ps tunnel bench bench-localstack constraints clean
+	up down logs ps tunnel bench bench-localstack constraints clean \
+	deploy-aws destroy-aws images-push deploy-localstack
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -74,9 +75,10 @@ tunnel: ## Start the ngrok tunnel to ingest (NGROK_AUTHTOKEN and NGROK_DOMAIN in
 test: lint ## Lint, then run the whole test suite (unit + system tests with real processes)
 	$(PY) -m pytest
 
-lint: venv ## Check style and common bugs with ruff
+lint: venv ## Check style and common bugs with ruff, and the CloudFormation templates with cfn-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/cfn-lint deploy/aws/*.yaml
 
 test-unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit
@@ -86,6 +88,25 @@ test-system: venv ## Run only the system tests (real processes)
 
 test-containers: venv ## Run only the container tests (needs a Docker engine)
 	$(PY) -m pytest tests/containers
+
+# AWS deployment (deploy/aws/, scripts/deploy_aws.py). STACK names the main stack; the
+# bootstrap stack (ECR repositories, secrets) is $(STACK)-bootstrap.
+STACK ?= ticketrouter
+ARCH ?= X86_64
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+DEPLOY_AWS := env -u AWS_ENDPOINT_URL $(PY) scripts/deploy_aws.py --stack $(STACK)
+
+deploy-aws: venv ## Create/update both stacks on AWS through change sets (deploy/aws/parameters.json; YES=1 skips the question)
+	$(DEPLOY_AWS) deploy --image-tag "$(VERSION)" $(if $(YES),--yes)
+
+destroy-aws: venv ## Delete the main stack; keeps the buckets unless DELETE_BUCKETS=1 (DELETE_BOOTSTRAP=1: repositories and secrets too)
+	$(DEPLOY_AWS) destroy $(if $(DELETE_BUCKETS),--delete-buckets) $(if $(DELETE_BOOTSTRAP),--delete-bootstrap)
+
+images-push: venv ## Create the bootstrap stack if needed, build the five images for ARCH (X86_64|ARM64), push them tagged VERSION
+	$(DEPLOY_AWS) images-push --image-tag "$(VERSION)" --architecture $(ARCH) $(if $(YES),--yes)
+
+deploy-localstack: venv ## Deploy the same templates to LocalStack (AWS_ENDPOINT_URL, default http://127.0.0.1:4566)
+	$(PY) scripts/deploy_aws.py --stack $(STACK) deploy-localstack
 
 # The benchmark's emulator (MiniStack) lives in its own virtualenv: its pins are not the router's.
 .venv-bench/.installed: bench/requirements-emulator.txt

@@ -23,6 +23,23 @@ log = logging.getLogger("ticketrouter.provision")
 
 _BUCKET_EXISTS_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
+# What every bucket gets, here and in deploy/aws/router.yaml (tests/unit/test_aws_template.py
+# holds the two to the same values).
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+# The code honours an idempotency key for 24 hours (ticketrouter.ledger); S3 deletes it after two days.
+IDEMPOTENCY_KEY_EXPIRY = {
+    "ID": "expire-idempotency-keys",
+    "Filter": {"Prefix": "idempotency/"},
+    "Status": "Enabled",
+    "Expiration": {"Days": 2},
+}
+
 
 def ensure_bucket(s3: Any, name: str, region: str) -> None:
     """Create the bucket if missing, block public access and turn on default encryption."""
@@ -35,37 +52,14 @@ def ensure_bucket(s3: Any, name: str, region: str) -> None:
     except ClientError as error:
         if error_code(error) not in _BUCKET_EXISTS_CODES:
             raise
-    s3.put_public_access_block(
-        Bucket=name,
-        PublicAccessBlockConfiguration={
-            "BlockPublicAcls": True,
-            "IgnorePublicAcls": True,
-            "BlockPublicPolicy": True,
-            "RestrictPublicBuckets": True,
-        },
-    )
-    s3.put_bucket_encryption(
-        Bucket=name,
-        ServerSideEncryptionConfiguration={
-            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
-        },
-    )
+    s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=PUBLIC_ACCESS_BLOCK)
+    s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=DEFAULT_ENCRYPTION)
 
 
 def expire_idempotency_keys(s3: Any, bucket: str) -> None:
     """Let S3 delete idempotency keys after two days (the code honours them for 24 hours)."""
     s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "expire-idempotency-keys",
-                    "Filter": {"Prefix": "idempotency/"},
-                    "Status": "Enabled",
-                    "Expiration": {"Days": 2},
-                }
-            ]
-        },
+        Bucket=bucket, LifecycleConfiguration={"Rules": [IDEMPOTENCY_KEY_EXPIRY]}
     )
 
 

@@ -22,6 +22,8 @@ DLQ_SUFFIX = "-dlq"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 LONG_POLL_SECONDS = 20
+# Server-side encryption with SQS-owned keys (free, no KMS permissions needed).
+ENCRYPTION = {"SqsManagedSseEnabled": "true"}
 _MISSING_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
@@ -43,10 +45,16 @@ def queue_attributes(settings: RouterSettings, dlq_arn: str) -> dict[str, str]:
         "VisibilityTimeout": str(settings.queue_visibility_timeout),
         "ReceiveMessageWaitTimeSeconds": str(LONG_POLL_SECONDS),
         "MessageRetentionPeriod": str(QUEUE_RETENTION_SECONDS),
+        **ENCRYPTION,
         "RedrivePolicy": json.dumps(
             {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(settings.queue_max_receives)}
         ),
     }
+
+
+def dlq_attributes() -> dict[str, str]:
+    """The attributes every dead-letter queue gets."""
+    return {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), **ENCRYPTION}
 
 
 def find_queue_url(sqs: Any, name: str) -> str | None:
@@ -76,12 +84,7 @@ def ensure_queue(sqs: Any, name: str, attributes: dict[str, str], reconcile: boo
 
 def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: bool) -> QueuePair:
     """Get or create a work queue and its dead-letter queue, wired by a redrive policy."""
-    dlq_url = ensure_queue(
-        sqs,
-        dlq_name(name),
-        {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS)},
-        reconcile,
-    )
+    dlq_url = ensure_queue(sqs, dlq_name(name), dlq_attributes(), reconcile)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
