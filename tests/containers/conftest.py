@@ -7,11 +7,15 @@ scripts/ci-container-engine.sh provides both, plus local base and LocalStack ima
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -23,6 +27,10 @@ from testcontainers.compose import DockerCompose
 from devstack import ROOT, wait_until
 
 TOKEN = "container-test-token-4b1d"
+TICKETS_BUCKET = "tickets"
+LEDGER_BUCKET = "tickets-ledger"
+# Images tagged per checkout: another checkout's test run on the same engine cannot swap them.
+IMAGE_TAG = f"containertest-{hashlib.sha256(str(ROOT).encode()).hexdigest()[:8]}"
 
 
 def _engine_problem() -> str | None:
@@ -96,14 +104,47 @@ class Stack:
             config=Config(s3={"addressing_style": "path"}),
         )
 
-    def visible(self, queue: str) -> int:
+    def queue_counts(self, queue: str) -> tuple[int, int]:
+        """(waiting, in flight) messages on a queue."""
         sqs = self.aws("sqs")
         url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        return int(attributes[names[0]]), int(attributes[names[1]])
 
-    def container_ids(self, service: str) -> list[str]:
-        return self.run("ps", "-q", service).stdout.split()
+    def container_ids(self, service: str, stopped_too: bool = False) -> list[str]:
+        return self.run("ps", "-q", *(["--all"] if stopped_too else []), service).stdout.split()
+
+    def container_state(self, container: str) -> dict[str, Any]:
+        return json.loads(docker("inspect", "-f", "{{json .State}}", container))
+
+    def ledger_records(self) -> dict[str, dict[str, Any]]:
+        """Every ticket record in the ledger bucket, by ticket id."""
+        s3 = self.aws("s3")
+        records = {}
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=LEDGER_BUCKET, Prefix="tickets/"):
+            for item in page.get("Contents", []):
+                record = json.loads(s3.get_object(Bucket=LEDGER_BUCKET, Key=item["Key"])["Body"].read())
+                records[record["ticket_id"]] = record
+        return records
+
+    def s3_puts(self) -> Counter[str]:
+        """How many times each ticket's object was written (the bucket keeps every version)."""
+        s3 = self.aws("s3")
+        puts: Counter[str] = Counter()
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=TICKETS_BUCKET):
+            puts.update(Path(v["Key"]).stem for v in page.get("Versions", []))
+        return puts
+
+
+def doubled(record: dict[str, Any]) -> str | None:
+    """Why a ledger record shows a second hand-over of its ticket, or None when it shows at most one."""
+    statuses = [entry["status"] for entry in record.get("history", [])]
+    if statuses.count("delivered") > 1:
+        return f"delivered {statuses.count('delivered')} times: {statuses}"
+    if "delivered" in statuses and "delivering" in statuses[statuses.index("delivered") :]:
+        return f"delivering again after delivered: {statuses}"
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +153,7 @@ def stack() -> Iterator[Stack]:
         "COMPOSE_PROJECT_NAME": f"trtest-{uuid.uuid4().hex[:6]}",
         "COMPOSE_PROFILES": "offline",
         "INGEST_API_TOKEN": TOKEN,
-        "TAG": "containertest",
+        "TAG": IMAGE_TAG,
         # Port 0: Docker picks free host ports; the tests ask compose which.
         "INGEST_HOST_PORT": "0",
         "LOCALSTACK_HOST_PORT": "0",
@@ -127,7 +168,12 @@ def stack() -> Iterator[Stack]:
         )
         try:
             compose.start()
-            yield Stack(compose, env)
+            stack = Stack(compose, env)
+            # A versioned bucket keeps one version per PutObject: the tests count writes, not keys.
+            stack.aws("s3").put_bucket_versioning(
+                Bucket=TICKETS_BUCKET, VersioningConfiguration={"Status": "Enabled"}
+            )
+            yield stack
         finally:
             compose.stop()
 

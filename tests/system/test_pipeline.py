@@ -151,6 +151,25 @@ def test_a_poison_message_is_parked_with_a_reason_and_the_worker_carries_on(rout
 
 
 def test_every_log_line_is_json_and_no_secret_is_logged(router: Router):
+    # Its own deliveries (one per priority) and a refusal, so it checks real lines when run alone.
+    sent = {
+        router.submit({"title": unique(f"logged {p.value}"), "priority": p.value, "description": "d"}).json()[
+            "ticket_id"
+        ]: p
+        for p in Priority
+    }
+    assert router.submit({"title": unique("logged refusal"), "priority": "urgent"}).status_code == 422
+    worker_of = {Priority.HIGH: "worker-slack", Priority.MEDIUM: "worker-trello", Priority.LOW: "worker-s3"}
+
+    def delivered_lines(service: str) -> list[dict]:
+        text = router.stack.service(service).log_text()
+        return [json.loads(line) for line in text.splitlines() if '"message": "delivered"' in line]
+
+    for tid, priority in sent.items():
+        router.wait_for(
+            lambda t=tid, p=priority: any(r.get("ticket_id") == t for r in delivered_lines(worker_of[p])),
+            what=f"{priority.value} ticket's delivered log line",
+        )
     services = [s for s in router.stack.services if s.name != "aws"]  # moto's own log is not ours
     logs = {s.name: s.log_text() for s in services}
     logs["provision"] = (router.stack.log_dir / "provision.log").read_text()
@@ -162,5 +181,5 @@ def test_every_log_line_is_json_and_no_secret_is_logged(router: Router):
             record = json.loads(line)
             if record.get("message") == "delivered":
                 assert record["ticket_id"]
-    delivered = [json.loads(line) for line in logs["worker-s3"].splitlines() if '"delivered"' in line]
-    assert delivered and all(r["ticket_id"] in r["reference"] for r in delivered)
+    [stored] = [r for r in delivered_lines("worker-s3") if r.get("ticket_id") in sent]
+    assert stored["ticket_id"] in stored["reference"]
