@@ -459,3 +459,43 @@ def test_a_delivery_longer_than_the_visibility_timeout_keeps_its_message_hidden_
         worker.join(10)
     assert ledger.get(sent.id)["status"] == "delivered"
     assert counts(sqs, queues.url) == (0, 0)
+
+
+def test_a_late_outcome_of_a_superseded_claim_does_not_overwrite_the_record(ledger):
+    sent = ticket()
+    ledger.create(sent)
+    first = ledger.claim(sent, "recording", stale_after=0)  # then it stalls
+    second = ledger.claim(sent, "recording", stale_after=0)  # another worker takes over
+    ledger.settle(sent, "delivered", outcome="delivered", reference="ref-second", claim=second)
+    ledger.settle(sent, "delivered", outcome="delivered", reference="ref-first", claim=first)
+    ledger.settle(sent, "dead-lettered", error="parked copy")  # no claim: a parked duplicate
+    record = ledger.get(sent.id)
+    assert (record["status"], record["reference"]) == ("delivered", "ref-second")
+    notes = [entry.get("note", "") for entry in record["history"]]
+    assert sum("superseded" in note for note in notes) == 2
+    assert any("ref-first" in note for note in notes)  # the second effect stays traceable
+
+
+def test_a_copy_still_waiting_on_its_last_receive_is_parked_with_a_reason(sqs, queues, ledger):
+    sent = ticket()
+    ledger.claim(sent, "recording", stale_after=60)  # another worker is delivering it
+    send(sqs, queues, sent.to_message())
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(max_attempts=1))
+    assert Consumer(sqs, queues, RecordingDestination(), ledger, options).run()[Outcome.PARKED] == 1
+    [message] = dlq_messages(sqs, queues)
+    assert "another worker was delivering" in message["MessageAttributes"]["park_reason"]["StringValue"]
+    assert ledger.get(sent.id)["status"] == "delivering"  # that worker's claim stands
+
+
+def test_a_delivery_the_ledger_cannot_record_on_the_last_attempt_is_parked_with_its_reference(
+    sqs, queues, ledger
+):
+    sent = ticket()
+    send(sqs, queues, sent.to_message())
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(max_attempts=1))
+    consumer = Consumer(sqs, queues, RecordingDestination(), ledger, options)
+    consumer.delivery._record = lambda *args, **kwargs: False  # the ledger fails after the send
+    assert consumer.run()[Outcome.PARKED] == 1
+    [message] = dlq_messages(sqs, queues)
+    reason = message["MessageAttributes"]["park_reason"]["StringValue"]
+    assert reason.startswith("delivered to recording as ref-") and "could not record" in reason

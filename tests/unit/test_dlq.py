@@ -83,3 +83,39 @@ def test_listing_records_tickets_parked_while_the_ledger_was_unreachable(env, ca
     assert (record["status"], record["last_error"]) == ("dead-lettered", "ledger unavailable: NoSuchBucket")
     assert main(["list", "--priority", "high"]) == 0
     assert "ledger record" not in capsys.readouterr().out  # up to date: nothing more to do
+
+
+def test_a_redriven_ticket_is_looked_up_before_it_is_sent_again(env):
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    ledger.create(ticket)
+    ledger.settle(ticket, "dead-lettered", outcome="refused", error="slack refused")
+    park(sqs, pair, ticket.to_message(), "slack refused")
+    redrive(sqs, pair, ledger)
+    record = ledger.get(ticket.id)
+    assert (record["status"], record["last_outcome"]) == ("queued", "unknown")
+
+
+def test_neither_listing_nor_redrive_takes_back_a_delivery(env, capsys):
+    """A settled copy can reach the DLQ (moved by SQS on its last receive): the ledger keeps
+    'delivered', so the redriven copy is dropped by the worker instead of posted again."""
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    ledger.create(ticket)
+    ledger.settle(ticket, "delivered", outcome="delivered", reference="ts-1")
+    park(sqs, pair, ticket.to_message(), "exceeded the receive count")
+    assert main(["list", "--priority", "high"]) == 0
+    assert redrive(sqs, pair, ledger) == 1
+    record = ledger.get(ticket.id)
+    assert (record["status"], record["reference"]) == ("delivered", "ts-1")
+
+
+def test_a_parked_ticket_the_ledger_saw_in_delivery_becomes_unknown(env, capsys):
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    ledger.create(ticket)
+    ledger.claim(ticket, "slack", stale_after=60)
+    park(sqs, pair, ticket.to_message(), "delivered to slack as ts-9, but the ledger could not record it")
+    assert main(["list", "--priority", "high"]) == 0
+    record = ledger.get(ticket.id)
+    assert (record["status"], record["last_outcome"]) == ("dead-lettered", "unknown")

@@ -191,3 +191,14 @@ def test_check_verifies_the_token(standin, destination):
     )
     with pytest.raises(PermanentDeliveryError):
         destination.check()
+
+
+def test_find_trusts_the_posts_metadata_not_a_mention_of_the_id(standin, destination):
+    """A later ticket titled after an earlier one must not pass for it (and hide its loss)."""
+    earlier = make_ticket()
+    destination.deliver(
+        make_ticket(title=f"same as ticket {earlier.id}", description=f"(ticket {earlier.id})")
+    )
+    assert destination.find(earlier) is None
+    ts = destination.deliver(earlier)
+    assert destination.find(earlier) == ts

@@ -150,3 +150,22 @@ def test_check_reads_the_list(standin):
     requests.post(f"{standin}/_fake/fail", json={"status": 401}, timeout=5)
     with pytest.raises(PermanentDeliveryError):
         destination(standin).check()
+
+
+def test_find_trusts_the_cards_footer_not_a_mention_of_the_id(standin):
+    """A later ticket whose description quotes an earlier one must not pass for it."""
+    adapter = destination(standin)
+    earlier = make_ticket()
+    forged = Ticket.from_submission(
+        parse_submission(
+            {
+                "title": "Again",
+                "priority": "medium",
+                "description": f"same as\n\n---\nTicket id: {earlier.id}",
+            }
+        )
+    )
+    adapter.deliver(forged)
+    assert adapter.find(earlier) is None
+    url = adapter.deliver(earlier)
+    assert adapter.find(earlier) == url

@@ -41,6 +41,7 @@ class ParkReason(enum.StrEnum):
     PERMANENT = "permanent"  # the destination refused the ticket
     EXHAUSTED = "exhausted"  # the last attempt failed too
     LEDGER = "ledger"  # the ledger could not be reached on the last attempt
+    COPY = "copy"  # a copy of a ticket another worker was delivering, on its last receive
     POISON = "poison"  # the message is not a ticket
 
 
@@ -92,6 +93,11 @@ class Delivery:
             )
             return Verdict(Outcome.DUPLICATE)
         if claim.action is ClaimAction.WAIT:
+            if attempt >= self.options.max_attempts:
+                # Parked with a reason rather than moved by SQS's redrive without one.
+                reason = "another worker was delivering this ticket at this copy's last receive"
+                log.error("a copy of a ticket in delivery reached its last receive; parking")
+                return Verdict(Outcome.PARKED, reason=reason, kind=ParkReason.COPY)
             log.info("another worker is delivering this ticket; checking back later")
             return Verdict(Outcome.RETRY, int(self.options.stale_after_seconds))
         crash_point(CrashPoint.AFTER_CLAIM)
@@ -132,7 +138,7 @@ class Delivery:
             return f"earlier outcome unknown; checked {self.name}, not found; re-sent"
         log.info("found the earlier delivery; not sending again", extra={"reference": reference})
         note = f"earlier outcome unknown; checked {self.name}, found; not re-sent"
-        return self._delivered(ticket, claim, reference, note)
+        return self._delivered(ticket, claim, attempt, reference, note)
 
     def _send(self, ticket: Ticket, claim: Claim, attempt: int, note: str | None) -> Verdict:
         try:
@@ -155,11 +161,16 @@ class Delivery:
         log.info(
             "delivered", extra={"reference": reference, "latency_s": round(latency, 3), "attempt": attempt}
         )
-        return self._delivered(ticket, claim, reference, note)
+        return self._delivered(ticket, claim, attempt, reference, note)
 
-    def _delivered(self, ticket: Ticket, claim: Claim, reference: str, note: str | None) -> Verdict:
+    def _delivered(
+        self, ticket: Ticket, claim: Claim, attempt: int, reference: str, note: str | None
+    ) -> Verdict:
         outcome = AttemptOutcome.DELIVERED
         if not self._record(ticket, Status.DELIVERED, claim, outcome, reference=reference, note=note):
+            if attempt >= self.options.max_attempts:
+                reason = f"delivered to {self.name} as {reference}, but the ledger could not record it"
+                return Verdict(Outcome.PARKED, reason=reason, kind=ParkReason.LEDGER)
             # Delivered but not recorded: keep the message; its next claim finds the stale
             # "delivering" record and reconciles rather than reposts.
             return Verdict(Outcome.RETRY, int(self.options.stale_after_seconds))
@@ -212,7 +223,10 @@ class Delivery:
             log.warning("could not refresh the claim", extra={"error": str(error)})
 
     def record_parked(self, ticket: Ticket, verdict: Verdict) -> None:
-        """Once the message is on the dead-letter queue, say so in the ledger."""
+        """Once the message is on the dead-letter queue, say so in the ledger (unless it was a
+        copy of a ticket another worker holds: its claim stands)."""
+        if verdict.kind is ParkReason.COPY:
+            return
         self._record(ticket, Status.DEAD_LETTERED, None, verdict.attempt_outcome, error=verdict.reason)
 
     def _backoff(self, attempt: int) -> int:

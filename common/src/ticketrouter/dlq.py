@@ -17,7 +17,8 @@ from pydantic import ValidationError
 
 from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings
-from ticketrouter.ledger import DEAD_LETTERED, QUEUED, Ledger, LedgerConflict
+from ticketrouter.destination import AttemptOutcome
+from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, DELIVERING, QUEUED, Ledger, LedgerConflict
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, QueuePair
 from ticketrouter.ticket import Priority, Ticket
@@ -74,7 +75,11 @@ def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
 
 def bring_ledger_up_to_date(ledger: Ledger, messages: list[dict[str, Any]]) -> int:
     """Record as dead-lettered the parked tickets whose ledger record says otherwise (they were
-    parked while the ledger was unreachable), so GET /tickets/<id> tells the truth; returns how many."""
+    parked while the ledger was unreachable), so GET /tickets/<id> tells the truth; returns how many.
+
+    A delivered record stays as it is: its parked message is a settled copy. One that says
+    "delivering" may have reached its destination: its outcome becomes unknown.
+    """
     updated = 0
     for message in messages:
         try:
@@ -83,10 +88,12 @@ def bring_ledger_up_to_date(ledger: Ledger, messages: list[dict[str, Any]]) -> i
             continue  # poison: no ticket, no record
         try:
             record = ledger.get(ticket.id)
-            if record is not None and record["status"] == DEAD_LETTERED:
+            if record is not None and record["status"] in (DEAD_LETTERED, DELIVERED):
                 continue
+            outcome = AttemptOutcome.UNKNOWN if record and record["status"] == DELIVERING else None
             reason = describe(message)["reason"]
-            ledger.settle(ticket, DEAD_LETTERED, error=reason, note="found parked on the dead-letter queue")
+            note = "found parked on the dead-letter queue"
+            ledger.settle(ticket, DEAD_LETTERED, outcome=outcome, error=reason, note=note)
         except (BotoCoreError, ClientError, LedgerConflict) as error:
             log.warning("could not update the ledger", extra={"ticket_id": ticket.id, "error": str(error)})
             continue
@@ -112,12 +119,20 @@ def redrive(sqs: Any, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES
 
 
 def _mark_queued(ledger: Ledger, body: str) -> None:
+    """Queued again, outcome unknown: whatever happened before, the next attempt looks first.
+
+    A delivered ticket keeps its record, and the worker drops the redriven copy.
+    """
     try:
         ticket = Ticket.from_message(body)
     except ValidationError:
         return  # a poison message has no ledger record
     try:
-        ledger.settle(ticket, QUEUED, error=None)
+        record = ledger.get(ticket.id)
+        if record is not None and record["status"] == DELIVERED:
+            return
+        note = "redriven: the next attempt looks before sending"
+        ledger.settle(ticket, QUEUED, outcome=AttemptOutcome.UNKNOWN, error=None, note=note)
     except (BotoCoreError, ClientError, LedgerConflict) as error:
         log.warning(
             "redriven but the ledger still says dead-lettered",

@@ -73,6 +73,10 @@ def binding_expiry(binding: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(binding["created_at"]) + IDEMPOTENCY_WINDOW
 
 
+# What a change to a record returns: the new record, and a note for its history (or None).
+Update = tuple[dict[str, Any], str | None]
+
+
 class LedgerConflict(TicketRouterError):
     """Another writer kept changing the record; the caller should retry later."""
 
@@ -177,15 +181,12 @@ class Ledger:
         }
 
     def change(
-        self,
-        ticket: Ticket,
-        change: Callable[[dict[str, Any]], dict[str, Any] | None],
-        note: str | None = None,
+        self, ticket: Ticket, change: Callable[[dict[str, Any]], Update | None]
     ) -> tuple[dict[str, Any], str | None]:
         """Apply change to the current record (created if missing) with compare-and-swap.
 
-        change returns the new record, or None to leave it as it is. Returns the record in
-        force and its ETag.
+        change returns the new record and a history note, or None to leave it as it is.
+        Returns the record in force and its ETag.
         """
         key = self._key(ticket.id)
         for _ in range(_CAS_ATTEMPTS):
@@ -194,10 +195,10 @@ class Ledger:
                 self.create(ticket)
                 continue
             record, etag = found
-            updated = change(dict(record))
-            if updated is None:
+            update = change(dict(record))
+            if update is None:
                 return record, etag
-            updated = evolve(record, updated, note)
+            updated = evolve(record, *update)
             new_etag = self._write(key, updated, etag)
             if new_etag is not None:
                 return updated, new_etag
@@ -207,19 +208,19 @@ class Ledger:
         """Mark the ticket as being delivered by us, unless it is delivered or being delivered."""
         decision: list[ClaimAction] = []
 
-        def take(record: dict[str, Any]) -> dict[str, Any] | None:
+        def take(record: dict[str, Any]) -> Update | None:
             decision[:] = [claim_action(record, stale_after)]
             if decision[0] in (ClaimAction.SKIP, ClaimAction.WAIT):
                 return None
             return {**record, "status": DELIVERING, "destination": destination,
-                    "attempts": record.get("attempts", 0) + 1}  # fmt: skip
+                    "attempts": record.get("attempts", 0) + 1}, None  # fmt: skip
 
         record, etag = self.change(ticket, take)
         return Claim(decision[0], record, etag)
 
     def touch(self, ticket: Ticket) -> None:
         """Refresh a delivering record's updated_at, so that nobody takes it for abandoned."""
-        self.change(ticket, lambda record: record if record["status"] == DELIVERING else None)
+        self.change(ticket, lambda record: (record, None) if record["status"] == DELIVERING else None)
 
     def settle(
         self,
@@ -235,23 +236,32 @@ class Ledger:
         """Record the outcome of an attempt.
 
         With the claim that started the attempt, one conditional write does it (no re-read);
-        if the record changed since, the compare-and-swap loop takes over.
+        if the record changed since, the compare-and-swap loop takes over, and writes only a
+        history note if the attempt lost the ticket to a later claim. A delivered record is
+        never overwritten: what came after it is noted beside it.
         """
 
-        def apply(record: dict[str, Any]) -> dict[str, Any]:
+        def apply(record: dict[str, Any]) -> Update:
+            superseded = record["status"] == DELIVERED or (
+                claim is not None
+                and (record["status"] != DELIVERING or record.get("attempts") != claim.record.get("attempts"))
+            )
+            if superseded:
+                what = f"{status} ({outcome or '-'}{', ' + reference if reference else ''})"
+                return record, f"superseded: a later outcome, {what}, left the record as it was"
             record["status"] = status
             if outcome is not None:
                 record["last_outcome"] = outcome
             if reference is not None:
                 record["reference"] = reference
             record["last_error"] = error
-            return record
+            return record, note
 
         if claim is not None and claim.etag:
-            updated = evolve(claim.record, apply(dict(claim.record)), note)
+            updated = evolve(claim.record, *apply(dict(claim.record)))
             if self._write(self._key(ticket.id), updated, claim.etag) is not None:
                 return
-        self.change(ticket, apply, note)
+        self.change(ticket, apply)
 
     # --- idempotent intake -------------------------------------------------------------
 

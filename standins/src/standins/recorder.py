@@ -30,6 +30,7 @@ class PlannedFailure:
     retry_after: int | None
     remaining: int | None
     apply: bool = False
+    path: str | None = None  # only calls to this path (None: any call)
 
 
 @dataclass
@@ -74,11 +75,11 @@ class Recorder:
         with self._lock:
             self._failure = failure
 
-    def take_failure(self) -> PlannedFailure | None:
-        """The failure to answer this call with, if one is planned (and count it down)."""
+    def take_failure(self, path: str) -> PlannedFailure | None:
+        """The failure to answer this call with, if one is planned for it (and count it down)."""
         with self._lock:
             failure = self._failure
-            if failure is None:
+            if failure is None or failure.path not in (None, path):
                 return None
             if failure.remaining is not None:
                 failure.remaining -= 1
@@ -155,6 +156,7 @@ def plan_failure():
         retry_after=spec.get("retry_after"),
         remaining=spec.get("count", 1),
         apply=bool(spec.get("apply", False)),
+        path=spec.get("path"),
     )
     _recorder().plan_failure(failure)
     return jsonify({"planned": failure.__dict__}), 201
@@ -237,7 +239,7 @@ def _start_api_call() -> Response | None:
         held.released.wait(HOLD_MAX_SECONDS)
         if not held.apply:
             return Response("dropped by the stand-in before processing", status=503)
-    failure = _recorder().take_failure()
+    failure = _recorder().take_failure(request.path)
     if failure is None:
         return None
     if failure.apply:

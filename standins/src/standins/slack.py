@@ -60,9 +60,13 @@ def post_message():
         return _fail("no_text")
     # Unique, increasing, in Slack's "seconds.micro" shape.
     ts = f"{int(time.time())}.{next(_ts_counter):06d}"
+    metadata = body.get("metadata")
+    if isinstance(metadata, str):  # form-encoded calls send it as a JSON string
+        metadata = json.loads(metadata)
     _channel_messages().append(
-        {"channel": body["channel"], "ts": ts, "text": body.get("text", ""), "blocks": blocks or []}
-    )
+        {"channel": body["channel"], "ts": ts, "text": body.get("text", ""), "blocks": blocks or [],
+         "metadata": metadata}
+    )  # fmt: skip
     return jsonify(
         {
             "ok": True,
@@ -83,8 +87,10 @@ def conversations_history():
         return _fail("missing_scope")
     params = {**request.args.to_dict(), **(request_body() if isinstance(request_body(), dict) else {})}
     oldest = float(params.get("oldest") or 0)
+    with_metadata = str(params.get("include_all_metadata", "")).lower() in {"1", "true"}
     messages = [
         {"type": "message", "ts": m["ts"], "text": m["text"]}
+        | ({"metadata": m["metadata"]} if with_metadata and m.get("metadata") else {})
         for m in reversed(_channel_messages())
         if m["channel"] == params.get("channel") and float(m["ts"]) >= oldest
     ]

@@ -10,6 +10,7 @@ before the request was sent (``URLError``: refused connection, DNS, connect time
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.error import URLError
 
 from slack_sdk import WebClient
@@ -54,6 +55,9 @@ NOT_SENT_ERRORS = frozenset({"ratelimited", "request_timeout"})
 LOOKUP_IMPOSSIBLE_ERRORS = frozenset(
     {"missing_scope", "channel_not_found", "not_in_channel", "not_allowed_token_type"}
 )
+# Carried by every post as message metadata: the lookup trusts only this, never the text, which
+# holds what users typed (a ticket titled "same as ticket <id>" must not pass for that ticket).
+METADATA_EVENT = "ticket_routed"
 # How far back before a ticket's creation its message is looked for, and how many pages at most.
 LOOKUP_MARGIN_SECONDS = 60
 LOOKUP_MAX_PAGES = 50
@@ -93,6 +97,13 @@ def classified(error: Exception) -> Exception:
     if isinstance(error, URLError):
         return NotSentError(f"not sent: {error.reason}")
     return OutcomeUnknownError(f"{type(error).__name__}: {error}")
+
+
+def carries(message: dict[str, Any], ticket_id: str) -> bool:
+    """True when the message is this router's post of that ticket (its metadata says so)."""
+    metadata = message.get("metadata") or {}
+    payload = metadata.get("event_payload") or {}
+    return metadata.get("event_type") == METADATA_EVENT and payload.get("ticket_id") == ticket_id
 
 
 class SlackDestination:
@@ -138,6 +149,7 @@ class SlackDestination:
                 channel=self.channel,
                 text=fallback_text(ticket),
                 blocks=message_blocks(ticket),
+                metadata={"event_type": METADATA_EVENT, "event_payload": {"ticket_id": ticket.id}},
                 unfurl_links=False,
                 unfurl_media=False,
             )
@@ -146,17 +158,19 @@ class SlackDestination:
         return str(response["ts"])
 
     def find(self, ticket: Ticket) -> str | None:
-        """The ts of a message in the channel carrying this ticket's id, posted since it was created.
+        """The ts of our message for this ticket (by its metadata), posted since it was created.
 
         Pages through conversations.history from a minute before the ticket's creation (the
         client waits out 429s); raises LookupFailedError when it cannot tell.
         """
         oldest = f"{ticket.created_at.timestamp() - LOOKUP_MARGIN_SECONDS:.6f}"
         try:
-            pages = self.client.conversations_history(channel=self.channel, oldest=oldest, limit=200)
+            pages = self.client.conversations_history(
+                channel=self.channel, oldest=oldest, limit=200, include_all_metadata=True
+            )
             for number, page in enumerate(pages, start=1):
                 for message in page.get("messages", []):
-                    if ticket.id in message.get("text", ""):
+                    if carries(message, ticket.id):
                         return str(message["ts"])
                 if number >= LOOKUP_MAX_PAGES:
                     raise LookupFailedError(f"more than {LOOKUP_MAX_PAGES} pages of history to check")

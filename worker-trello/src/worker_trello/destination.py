@@ -67,12 +67,26 @@ def _never_connected(error: requests.RequestException) -> bool:
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
+FOOTER_RULE = "\n\n---\n"
+
+
 def card_description(ticket: Ticket) -> str:
+    """The description, then our footer (after the last rule): the lookup reads only the footer."""
     requester = ticket.requester.display() if ticket.requester else "not given"
     footer = (
-        f"\n\n---\nTicket id: {ticket.id}\nRequester: {requester}\nSubmitted: {ticket.created_at.isoformat()}"
+        f"{FOOTER_RULE}Ticket id: {ticket.id}\nRequester: {requester}\n"
+        f"Submitted: {ticket.created_at.isoformat()}"
     )
     return ticket.description[: DESC_MAX - len(footer)] + footer
+
+
+def carries(description: str, ticket_id: str) -> bool:
+    """True when the card's footer, which follows everything users typed, names the ticket.
+
+    A description that merely mentions the id ("same as ticket <id>") does not count.
+    """
+    _, rule, footer = description.rpartition(FOOTER_RULE)
+    return bool(rule) and footer.split("\n", 1)[0] == f"Ticket id: {ticket_id}"
 
 
 def object_id_since(ticket: Ticket) -> str:
@@ -163,7 +177,9 @@ class TrelloDestination:
             raise LookupFailedError(f"cards of board {self.board_id}: {error}") from error
         if len(cards) >= LOOKUP_LIMIT:
             raise LookupFailedError(f"more than {LOOKUP_LIMIT} cards to check")
-        return next((self._reference(card) for card in cards if ticket.id in card.get("desc", "")), None)
+        return next(
+            (self._reference(card) for card in cards if carries(card.get("desc", ""), ticket.id)), None
+        )
 
     @staticmethod
     def _reference(card: dict[str, Any]) -> str:
