@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ticketrouter.aws import error_code
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class Ledger:
             "updated_at": now(),
             "history": [{"status": QUEUED, "at": now()}],
         }
-        return self._write(self._key(ticket.id), record, None)
+        return self._write(self._key(ticket.id), redact(record), None)
 
     def change(
         self, ticket: Ticket, change: Callable[[dict[str, Any]], dict[str, Any] | None]
@@ -128,6 +129,8 @@ class Ledger:
             if updated["status"] != record["status"]:
                 updated["history"] = [*record.get("history", []), {"status": updated["status"], "at": now()}]
             updated["updated_at"] = now()
+            # A destination's error text may echo credentials; GET /tickets/<id> serves this record.
+            updated = redact(updated)
             if self._write(key, updated, etag):
                 return updated
         raise LedgerConflict(f"ticket {ticket.id}: record kept changing")

@@ -14,6 +14,7 @@ from ingest.body import decode_json, read_raw_body, require_json_content_type
 from ingest.errors import ApiError
 from ingest.intake import IdempotencyKeyReused, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
 bp = Blueprint("tickets", __name__)
@@ -101,4 +102,5 @@ def ticket_status(ticket_id: str):
         raise unavailable("ledger_unavailable", "the ticket ledger cannot be reached; please retry") from None
     if record is None:
         raise ApiError(404, "not_found", f"no ticket {ticket_id}")
-    return jsonify(record)
+    # Records written before redaction reached the ledger may still hold a secret.
+    return jsonify(redact(record))
