@@ -236,6 +236,25 @@ def test_get_ticket_serves_a_record_redacted_even_if_stored_with_a_secret(ingest
     assert response.get_json()["last_error"] == "invalid token *** for key *** (bot ***)"
 
 
+def test_a_webhook_reply_never_carries_a_secret(ingest_client):
+    import hashlib
+    import hmac
+    from datetime import UTC, datetime
+
+    client, _ = ingest_client
+    text = f"<p>Title: {TRELLO_TOKEN}</p><p>Priority: nope {SLACK_TOKEN}</p><p>Description: d</p>"
+    activity = {"type": "message", "id": "r1", "timestamp": datetime.now(UTC).isoformat(), "text": text}
+    body = json.dumps(activity).encode()
+    signature = base64.b64encode(hmac.new(base64.b64decode(TEAMS_SECRET), body, hashlib.sha256).digest())
+    response = client.post(
+        "/teams/webhook", data=body, content_type="application/json",
+        headers={"Authorization": "HMAC " + signature.decode()},
+    )  # fmt: skip
+    assert response.status_code == 200
+    assert "is not a priority I know" in response.get_json()["text"]
+    assert leaks(response.get_data(as_text=True)) == []
+
+
 def test_an_error_answer_never_carries_a_secret(ingest_client):
     client, _ = ingest_client
     body = '{"' + TRELLO_TOKEN + '": 1, "' + TRELLO_TOKEN + '": 2}'

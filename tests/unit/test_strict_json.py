@@ -152,6 +152,7 @@ def test_a_deep_signed_webhook_body_is_400(client):
     response = signed_webhook(client, ("[" * 5000 + "]" * 5000).encode())
     assert response.status_code == 400
     assert response.get_json()["error"] == "malformed_json"
+    assert response.get_json()["type"] == "message"  # Teams can show it
 
 
 def test_the_signed_webhook_refuses_duplicate_keys_and_utf16(client):
@@ -159,6 +160,8 @@ def test_the_signed_webhook_refuses_duplicate_keys_and_utf16(client):
     assert duplicate.status_code == 400 and 'duplicate key "id"' in duplicate.get_json()["message"]
     utf16 = signed_webhook(client, activity_text().encode("utf-16"))
     assert utf16.status_code == 400 and "UTF-8" in utf16.get_json()["message"]
+    charset = signed_webhook(client, activity_text().encode(), "application/json; charset=utf-16")
+    assert charset.status_code == 415
 
 
 # --- size: chunked bodies --------------------------------------------------------------
