@@ -33,6 +33,8 @@ SECRETS = {
 }
 # What a misbehaving destination answers: every configured secret, next to words that look harmless.
 ECHO = "; ".join(f"invalid {name.lower()} {value}" for name, value in SECRETS.items())
+# The harmless words of the echo: they show it reached a sink, whether the secrets were redacted or not.
+ECHOED = "invalid trello_token"
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +100,7 @@ def test_secrets_echoed_by_destinations_appear_nowhere(router: Router):
         lambda: {router.status(t)["status"] for t in (high, medium)} == {"failed"}, 60, "both failed once"
     )
     transient = router.status(high)["last_error"]
-    assert "internal_error" in transient and "***" in transient  # the echo arrived, redacted
+    assert "internal_error" in transient and ECHOED in transient  # the echo reached the ledger
 
     # Permanent: both refuse for good, still echoing; the tickets are parked.
     slack_refusal = {"ok": False, "error": "invalid_auth", "detail": ECHO}
@@ -119,7 +121,7 @@ def test_secrets_echoed_by_destinations_appear_nowhere(router: Router):
         f"GET /tickets/{t}": requests.get(f"{ingest}/tickets/{t}", headers=router.auth, timeout=10).text
         for t in (high, medium)
     }
-    assert "***" in answers[f"GET /tickets/{medium}"]  # Trello's 401 body reached the record, redacted
+    assert ECHOED in answers[f"GET /tickets/{medium}"]  # Trello's 401 body reached the record
     webhook = signed_webhook(router, f"<p>Title: {ECHO}</p><p>Priority: {ECHO}</p><p>Description: d</p>")
     assert webhook.status_code == 200
     answers["webhook reply"] = webhook.text
@@ -130,12 +132,12 @@ def test_secrets_echoed_by_destinations_appear_nowhere(router: Router):
 
     parked = dlq_messages(router)
     reasons = [m["MessageAttributes"]["park_reason"]["StringValue"] for m in parked]
-    assert len(parked) == 2 and any("***" in r for r in reasons), reasons  # Trello's 401 body, redacted
+    assert len(parked) == 2 and any(ECHOED in r for r in reasons), reasons  # Trello's 401 body
     ledger = ledger_objects(router)
-    assert any("***" in text for text in ledger.values())
+    assert any(ECHOED in text for text in ledger.values())
     logs = {s.name: s.log_text() for s in router.stack.services}
     logs["provision"] = (router.stack.log_dir / "provision.log").read_text()
-    assert all("***" in logs[w] for w in ("worker-slack", "worker-trello"))
+    assert all(ECHOED in logs[w] for w in ("worker-slack", "worker-trello"))
 
     found = {
         **{f"log of {name}": leaked(text) for name, text in logs.items()},
