@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import json
 import logging
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -54,7 +57,7 @@ def test_values_too_short_to_be_credentials_are_left_alone():
     [
         ("token xoxb-111-222-abcDEF here", "token *** here"),
         ("app xapp-1-A0-123-abc", "app ***"),
-        ("Authorization: Bearer abc.def-ghi_123", "Authorization: Bearer ***"),
+        ("Authorization: Bearer abc.def-ghi_123-jkl", "Authorization: Bearer ***"),
         ("Authorization: HMAC dGhpcyBpcyBub3QgcmVhbA==", "Authorization: HMAC ***"),
         (
             'OAuth oauth_consumer_key="k123", oauth_token="t456"',
@@ -66,6 +69,11 @@ def test_values_too_short_to_be_credentials_are_left_alone():
 )
 def test_well_known_credential_shapes_are_replaced_whoever_they_belong_to(text, expected):
     assert Redactor().text(text) == expected
+
+
+@pytest.mark.parametrize("text", ["Basic printer setup needed", "bearer of bad news", "HMAC signature wrong"])
+def test_ordinary_words_that_name_a_scheme_are_left_alone(text):
+    assert Redactor().text(text) == text
 
 
 def test_nested_values_are_redacted_keys_included_and_left_unchanged_otherwise():
@@ -236,23 +244,37 @@ def test_get_ticket_serves_a_record_redacted_even_if_stored_with_a_secret(ingest
     assert response.get_json()["last_error"] == "invalid token *** for key *** (bot ***)"
 
 
-def test_a_webhook_reply_never_carries_a_secret(ingest_client):
-    import hashlib
-    import hmac
-    from datetime import UTC, datetime
-
-    client, _ = ingest_client
-    text = f"<p>Title: {TRELLO_TOKEN}</p><p>Priority: nope {SLACK_TOKEN}</p><p>Description: d</p>"
-    activity = {"type": "message", "id": "r1", "timestamp": datetime.now(UTC).isoformat(), "text": text}
+def post_signed_activity(client, activity_id: str, text: str):
+    activity = {
+        "type": "message",
+        "id": activity_id,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "text": text,
+    }
     body = json.dumps(activity).encode()
     signature = base64.b64encode(hmac.new(base64.b64decode(TEAMS_SECRET), body, hashlib.sha256).digest())
-    response = client.post(
+    return client.post(
         "/teams/webhook", data=body, content_type="application/json",
         headers={"Authorization": "HMAC " + signature.decode()},
     )  # fmt: skip
+
+
+def test_a_webhook_reply_never_carries_a_secret(ingest_client):
+    client, _ = ingest_client
+    fields = f"<p>Title: {TRELLO_TOKEN}</p><p>Priority: {SLACK_TOKEN}</p><p>Description: d</p>"
+    response = post_signed_activity(client, "r1", fields)
     assert response.status_code == 200
     assert "is not a priority I know" in response.get_json()["text"]
     assert leaks(response.get_data(as_text=True)) == []
+
+
+def test_a_secret_in_a_title_is_redacted_before_the_reply_escapes_it(ingest_client):
+    client, _ = ingest_client
+    fields = f"<p>Title: a {TRELLO_TOKEN}</p><p>Priority: low</p><p>Description: d</p>"
+    reply = post_signed_activity(client, "r2", fields).get_json()["text"]
+    assert "received with low priority" in reply
+    # Escaping puts backslashes inside the token; without them it must still not be there.
+    assert leaks(reply.replace("\\", "")) == []
 
 
 def test_an_error_answer_never_carries_a_secret(ingest_client):

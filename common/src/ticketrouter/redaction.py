@@ -39,7 +39,8 @@ MIN_SECRET_LENGTH = 6
 _SHAPES = (
     re.compile(r"\bxox[abposr]-[A-Za-z0-9-]+"),  # Slack tokens
     re.compile(r"\bxapp-[A-Za-z0-9-]+"),
-    re.compile(r"(\b(?:Bearer|HMAC|Basic)\s+)[A-Za-z0-9._~+/=-]{6,}", re.IGNORECASE),
+    # Case-sensitive and 16+ characters, so that "Basic printer setup" stays as written.
+    re.compile(r"(\b(?:Bearer|HMAC|Basic)\s+)[A-Za-z0-9._~+/=-]{16,}"),
     re.compile(r"(\boauth_[a-z_]+=\"?)[^\",\s]+", re.IGNORECASE),
     re.compile(r"([?&](?:key|token|api_key|access_token)=)[^&\s\"']+", re.IGNORECASE),
     re.compile(r"(\bAWS_SECRET_ACCESS_KEY\s*[=:]\s*\"?)[^\"\s,]+"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Priority, Ticket
 
 DESTINATION_NAMES = {
@@ -19,8 +20,11 @@ _HTML_SPECIALS = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def escape_teams_markdown(text: str) -> str:
-    """User text made literal in a Teams message: HTML entities, markdown punctuation backslashed."""
-    text = "".join(_HTML_SPECIALS.get(c, c) for c in text)
+    """User text made literal in a Teams message: HTML entities, markdown punctuation backslashed.
+
+    Redacted first: once escaped, a secret no longer reads as itself and would slip through.
+    """
+    text = "".join(_HTML_SPECIALS.get(c, c) for c in redact(text))
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
