@@ -86,10 +86,11 @@ def _read_at_most(stream: Any, size: int) -> bytes:
 def decode_json(raw: bytes) -> Any:
     """The decoded JSON value (UTF-8, no BOM, no duplicate key, nesting ≤ MAX_JSON_DEPTH), or 400."""
     text = _utf8_text(raw)
-    depth = nesting_depth(text)
-    if depth > MAX_JSON_DEPTH:
+    if nesting_depth(text, stop_above=MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ApiError(
-            400, "malformed_json", f"JSON nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
+            400,
+            "malformed_json",
+            f"too deep: arrays and objects may nest at most {MAX_JSON_DEPTH} levels",
         )
     try:
         return json.loads(text, object_pairs_hook=_object_without_duplicates)
@@ -112,11 +113,18 @@ def _utf8_text(raw: bytes) -> str:
         ) from None
 
 
-def nesting_depth(text: str) -> int:
-    """How deeply arrays and objects nest in JSON text, found without recursion."""
+def nesting_depth(text: str, stop_above: int | None = None) -> int:
+    """How deeply arrays and objects nest in JSON text, found without recursion.
+
+    With stop_above, counting stops at the first level past it (a hostile body is not scanned to the end).
+    """
     brackets = _BRACKETS.findall(_JSON_STRING.sub('""', text))
-    levels = itertools.accumulate(1 if b in "[{" else -1 for b in brackets)
-    return max(levels, default=0)
+    deepest = 0
+    for level in itertools.accumulate(1 if b in "[{" else -1 for b in brackets):
+        deepest = max(deepest, level)
+        if stop_above is not None and deepest > stop_above:
+            break
+    return deepest
 
 
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
