@@ -287,3 +287,11 @@ def test_an_error_answer_never_carries_a_secret(ingest_client):
     assert response.status_code == 400
     assert "duplicate key" in response.get_json()["message"]
     assert leaks(response.get_data(as_text=True)) == []
+
+
+def test_an_accepted_ticket_s_answer_never_carries_a_secret(ingest_client):
+    client, _ = ingest_client
+    ticket = {"title": f"pasted {TRELLO_TOKEN}", "priority": "low", "description": "d"}
+    response = client.post("/tickets", json=ticket, headers={"Authorization": "Bearer unit-ingest-token-77"})
+    assert response.status_code == 202
+    assert leaks(response.get_data(as_text=True)) == []

@@ -90,7 +90,7 @@ def submit_ticket():
         "message": confirmation(ticket),
         "reply_card": reply_card(ticket),
     }
-    return jsonify(body), 202, ({"Idempotent-Replayed": "true"} if repeated else {})
+    return jsonify(redact(body)), 202, ({"Idempotent-Replayed": "true"} if repeated else {})
 
 
 @bp.get("/tickets/<ticket_id>")
