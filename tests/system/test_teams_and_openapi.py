@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import requests
@@ -33,6 +34,8 @@ def test_a_teams_webhook_message_reaches_slack(router: Router):
     title = f"Webhook {uuid.uuid4().hex[:8]}"
     activity = {
         "type": "message",
+        "id": uuid.uuid4().hex,
+        "timestamp": datetime.now(UTC).isoformat(),
         "text": f"<p><at>TicketBot</at> Tittle: {title}</p><p>Priorty: P1</p><p>Desc: VPN&nbsp;down</p>",
         "from": {"name": "Sam Teams"},
     }

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.exceptions import ReadTimeoutError
@@ -19,17 +20,18 @@ from ticketrouter.ticket import Ticket
 SECRET = base64.b64encode(b"a-teams-security-token-of-32-bytes!").decode()
 
 
-def activity(text: str, name: str = "Jane Doe") -> bytes:
+def activity(text: str, name: str = "Jane Doe", **fields) -> bytes:
     body = {
         "type": "message",
         "id": "1700000000000",
-        "timestamp": "2026-11-28T10:00:00.000Z",
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         "text": text,
         "from": {"id": "29:abc", "name": name, "aadObjectId": "00000000-0000-0000-0000-000000000001"},
         "conversation": {"id": "19:channel@thread.skype"},
         "channelData": {"teamsTeamId": "19:team", "teamsChannelId": "19:channel@thread.skype"},
+        **fields,
     }
-    return json.dumps(body).encode()
+    return json.dumps({k: v for k, v in body.items() if v is not None}).encode()
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -187,3 +189,80 @@ def test_a_lost_queue_answer_is_told_as_maybe_created_and_teams_resending_it_mak
     assert "may have been created" in text and lost[0] in text and "NOT created" not in text
     assert lost[0] in post(client, body, sign(body)).get_json()["text"]  # Teams resends the activity
     assert {t.id for t in queued(sqs)} == {lost[0]}
+
+
+# --- replay protection ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"id": None}, "invalid_activity"),
+        ({"id": "  "}, "invalid_activity"),
+        ({"timestamp": None}, "invalid_activity"),
+        ({"timestamp": "yesterday"}, "invalid_activity"),
+        ({"timestamp": "2026-11-28T10:00:00"}, "invalid_activity"),  # no time zone
+    ],
+)
+def test_an_activity_without_id_or_timestamp_is_refused_and_creates_nothing(client, sqs, fields, error):
+    body = activity(GOOD, **fields)
+    for _ in range(3):  # replayed: still nothing
+        response = post(client, body, sign(body))
+        assert response.status_code == 400
+        assert response.get_json()["error"] == error
+        assert response.get_json()["type"] == "message" and response.get_json()["text"]
+    assert queued(sqs) == []
+
+
+@pytest.mark.parametrize("offset", [timedelta(minutes=-6), timedelta(minutes=6), timedelta(days=-2)])
+def test_an_activity_outside_the_window_is_401_and_creates_nothing(client, sqs, offset):
+    stamp = (datetime.now(UTC) + offset).isoformat()
+    body = activity(GOOD, timestamp=stamp)
+    response = post(client, body, sign(body))
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "stale_activity"
+    assert "at most 300 s" in response.get_json()["message"]
+    assert queued(sqs) == []
+
+
+def test_an_activity_inside_the_window_with_teams_seven_digit_fractions_is_accepted(client, sqs):
+    stamp = (datetime.now(UTC) - timedelta(minutes=4)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "1Z"
+    body = activity(GOOD, timestamp=stamp)
+    assert post(client, body, sign(body)).status_code == 200
+    assert len(queued(sqs)) == 1
+
+
+def test_the_window_is_configurable(sqs):
+    client = create_app(
+        {"ingest_api_token": "t", "teams_webhook_secret": SECRET, "teams_webhook_max_age_seconds": 30}
+    ).test_client()
+    body = activity(GOOD, timestamp=(datetime.now(UTC) - timedelta(seconds=60)).isoformat())
+    assert post(client, body, sign(body)).status_code == 401
+
+
+def test_a_replayed_id_with_another_body_is_409_and_creates_nothing_more(client, sqs):
+    first = activity(GOOD, id="replayed-id")
+    assert post(client, first, sign(first)).status_code == 200
+    other = activity(GOOD.replace("Lost password", "Another"), id="replayed-id")
+    response = post(client, other, sign(other))
+    assert response.status_code == 409
+    assert response.get_json()["error"] == "activity_replayed"
+    assert response.get_json()["type"] == "message"
+    assert len(queued(sqs)) == 1
+
+
+def test_a_markdown_link_in_the_title_does_not_become_a_link_in_the_reply(client, sqs):
+    text = "<p><at>Bot</at> Title: [Reset here](https://evil.example/login) **now**</p>"
+    body = activity(text + "<p>Priority: Low</p><p>Description: d</p>")
+    reply = post(client, body, sign(body)).get_json()["text"]
+    [ticket] = queued(sqs)
+    assert ticket.title == "[Reset here](https://evil.example/login) **now**"  # the ticket keeps its text
+    assert "](" not in reply and "**" not in reply
+    assert r"\[Reset here\]\(https://evil\.example/login\) \*\*now\*\*" in reply
+
+
+def test_html_and_markdown_in_a_correction_are_escaped(client, sqs):
+    body = activity("<p><at>Bot</at> Title: x</p><p>Priority: [p](http://e.example)</p><p>Description: d</p>")
+    reply = post(client, body, sign(body)).get_json()["text"]
+    assert "](" not in reply
+    assert r"\[p\]\(http://e\.example\)" in reply

@@ -22,6 +22,7 @@ from ticketrouter.ledger import Ledger
 from ticketrouter.logs import bound_ticket
 from ticketrouter.observability import DELIVERIES, DLQ_MOVES, Health
 from ticketrouter.queues import QueuePair
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
 
 __all__ = ["Consumer", "ConsumerOptions", "Outcome"]
@@ -200,7 +201,7 @@ class Consumer:
     def park(self, message: dict[str, Any], reason: str, kind: ParkReason) -> Outcome:
         """Move the message to the dead-letter queue at once, with the reason attached."""
         attributes = dict(message.get("MessageAttributes", {}))
-        attributes["park_reason"] = {"DataType": "String", "StringValue": reason[:1000]}
+        attributes["park_reason"] = {"DataType": "String", "StringValue": redact(reason)[:1000]}
         try:
             self.sqs.send_message(
                 QueueUrl=self.queues.dlq_url,

@@ -21,6 +21,7 @@ from ticketrouter.destination import AttemptOutcome
 from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, DELIVERING, QUEUED, Ledger, LedgerConflict
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, QueuePair
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Priority, Ticket
 
 log = logging.getLogger("ticketrouter.dlq")
@@ -47,7 +48,7 @@ def describe(message: dict[str, Any]) -> dict[str, Any]:
         summary = {"ticket_id": ticket.id, "title": ticket.title, "created_at": ticket.created_at.isoformat()}
     except ValidationError:
         summary = {"ticket_id": None, "title": None, "body": message["Body"][:200]}
-    return {**summary, "reason": reason or "exceeded the receive count (moved by SQS)"}
+    return {**summary, "reason": redact(reason) if reason else "exceeded the receive count (moved by SQS)"}
 
 
 def peek_messages(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 from ticketrouter.aws import error_code
 from ticketrouter.destination import AttemptOutcome
 from ticketrouter.errors import TicketRouterError
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,8 @@ def evolve(record: dict[str, Any], updated: dict[str, Any], note: str | None = N
             entry["note"] = note
         updated["history"] = [*record.get("history", []), entry]
     updated["updated_at"] = now()
-    return updated
+    # A destination's error text may echo credentials; GET /tickets/<id> serves this record.
+    return redact(updated)
 
 
 class Ledger:

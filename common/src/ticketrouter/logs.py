@@ -1,4 +1,11 @@
-"""Logging: one JSON object per line, carrying the ticket id in scope, secrets scrubbed."""
+"""Logging: one JSON object per line, carrying the ticket id in scope, secrets redacted.
+
+Redaction happens in the formatter, on the finished record (message, every extra field,
+exception text and traceback): a filter would miss the handlers gunicorn builds from
+``json_formatter`` and anything a later filter adds. The stdlib rather than structlog because
+``ticketrouter.provision`` also runs inside LocalStack's interpreter (boto3 and pydantic only),
+and every library we run (botocore, gunicorn, werkzeug) logs through the stdlib anyway.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
+from ticketrouter.redaction import redact, remember_secrets
+
 _ticket_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("ticket_id", default=None)
 
 # Libraries that log request headers or URLs at DEBUG; they stay at WARNING whatever LOG_LEVEL says.
 _CHATTY_LOGGERS = ("botocore", "boto3", "urllib3", "slack_sdk", "s3transfer", "werkzeug")
-REDACTED = "***"
 
 
 @contextlib.contextmanager
@@ -35,34 +43,12 @@ class _TicketIdFilter(logging.Filter):
         return True
 
 
-class _SecretScrubber(logging.Filter):
-    """Replaces any configured secret value in the rendered message and traceback."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self._secrets:
-            record.msg = self.scrub(record.getMessage())
-            record.args = None
-            if record.exc_info:
-                record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
-                record.exc_info = None
-        return True
-
-
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is logged.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: ts, level, logger, service, message, then the extras."""
+    """One JSON object per record: ts, level, logger, service, message, then the extras, redacted."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -81,7 +67,9 @@ class JsonFormatter(logging.Formatter):
             entry["exc_info"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exc_info"] = record.exc_text
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        # Through JSON first, so that an extra's str() (an exception, say) is redacted too.
+        plain = json.loads(json.dumps(entry, default=str))
+        return json.dumps(redact(plain), ensure_ascii=False)
 
 
 def json_formatter(service: str) -> logging.Formatter:
@@ -90,11 +78,11 @@ def json_formatter(service: str) -> logging.Formatter:
 
 
 def configure_logging(service: str, level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Send JSON lines to stderr for the whole process."""
+    """Send JSON lines to stderr for the whole process; secrets join the process's redactor."""
+    remember_secrets(secrets)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(json_formatter(service))
     handler.addFilter(_TicketIdFilter())
-    handler.addFilter(_SecretScrubber(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

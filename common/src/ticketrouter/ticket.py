@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -61,14 +63,48 @@ def _requester_from_string(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# Tab, line feed and carriage return (CRLF line endings) are the only control characters text may
+# hold: the others (NUL, ESC, BEL, DEL, C1…) mean nothing to a reader and some destinations refuse them.
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+# Characters that render as nothing: format characters (zero-width space and joiners, BOM, bidi
+# marks), combining marks without a base, and letters/symbols that are blank by design.
+_BLANK_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+_BLANK_CHARACTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def reject_control_characters(value: str) -> str:
+    """Refuse C0/C1 control characters (and DEL) other than tab, line feed and carriage return."""
+    if any(unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in value):
+        raise PydanticCustomError(
+            "control_character", "must not contain control characters (other than tab and line breaks)"
+        )
+    return value
+
+
+def require_visible_character(value: str) -> str:
+    """Refuse text with nothing a reader can see (only zero-width, blank or control characters)."""
+    if not any(
+        unicodedata.category(c) not in _BLANK_CATEGORIES and c not in _BLANK_CHARACTERS for c in value
+    ):
+        raise PydanticCustomError("invisible_text", "must contain visible characters")
+    return value
+
+
+# After the length constraints, so that those keep their own error ("must be at most N characters").
+NO_CONTROLS = AfterValidator(reject_control_characters)
+VISIBLE = AfterValidator(require_visible_character)
+
+
+def trimmed(min_length: int = 0, max_length: int | None = None) -> StringConstraints:
+    """Whitespace stripped from both ends, then the length checked."""
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
 
 
 class Requester(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    email: Annotated[str, StringConstraints(strip_whitespace=True, max_length=320)] | None = None
+    name: Annotated[str, trimmed(max_length=200), NO_CONTROLS] | None = None
+    email: Annotated[str, trimmed(max_length=320), NO_CONTROLS] | None = None
 
     def display(self) -> str:
         """One line naming the requester, for humans."""
@@ -83,11 +119,11 @@ class Submission(BaseModel):
     # Unknown keys are ignored: a flow may forward extra card data (action ids, etc.).
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    title: Annotated[str, trimmed(1, TITLE_MAX), NO_CONTROLS, VISIBLE]
     priority: Annotated[Priority, BeforeValidator(parse_priority)]
-    description: Annotated[Text, StringConstraints(max_length=DESCRIPTION_MAX)]
+    description: Annotated[str, trimmed(1, DESCRIPTION_MAX), NO_CONTROLS, VISIBLE]
     requester: Annotated[Requester | None, BeforeValidator(_requester_from_string)] = None
-    source: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    source: Annotated[str, trimmed(max_length=100), NO_CONTROLS] | None = None
 
 
 class Ticket(Submission):

@@ -8,6 +8,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ingest.metrics import REJECTED
+from ticketrouter.redaction import redact
 
 
 class ApiError(Exception):
@@ -37,7 +38,7 @@ def error_response(error: ApiError) -> tuple[Response, int, dict[str, str]]:
     if request.endpoint in _SUBMISSION_ENDPOINTS:
         REJECTED.labels(error.error).inc()
     body = {"error": error.error, "message": error.message, **error.details}
-    return jsonify(body), error.status, error.headers
+    return jsonify(redact(body)), error.status, error.headers
 
 
 def http_exception_response(exc: HTTPException) -> tuple[Response, int, dict[str, str]]:

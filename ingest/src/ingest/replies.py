@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import Priority, Ticket
 
 DESTINATION_NAMES = {
@@ -12,12 +14,25 @@ DESTINATION_NAMES = {
     Priority.LOW: "the ticket archive",
 }
 CARD_VERSION = "1.4"
+# Markdown punctuation Teams acts on (links, emphasis, code, headings, lists, quotes, tables).
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_HTML_SPECIALS = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
-def confirmation(ticket: Ticket) -> str:
-    """One line fit to show the submitter."""
+def escape_teams_markdown(text: str) -> str:
+    """User text made literal in a Teams message: HTML entities, markdown punctuation backslashed.
+
+    Redacted first: once escaped, a secret no longer reads as itself and would slip through.
+    """
+    text = "".join(_HTML_SPECIALS.get(c, c) for c in redact(text))
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def confirmation(ticket: Ticket, markdown: bool = False) -> str:
+    """One line fit to show the submitter; markdown=True escapes the title for a Teams message."""
+    title = escape_teams_markdown(ticket.title) if markdown else ticket.title
     return (
-        f'Ticket "{ticket.title}" received with {ticket.priority.value} priority '
+        f'Ticket "{title}" received with {ticket.priority.value} priority '
         f"and queued for {DESTINATION_NAMES[ticket.priority]} (id {ticket.id})."
     )
 

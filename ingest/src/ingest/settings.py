@@ -18,3 +18,6 @@ class IngestSettings(RouterSettings):
     ingest_aws_read_timeout_seconds: float = Field(10, gt=0, le=25)
     # The outgoing webhook's security token as Teams shows it (base64); unset = endpoint off.
     teams_webhook_secret: SecretStr | None = None
+    # How far an activity's timestamp may be from now. At most the 24 h for which the ledger
+    # remembers activity ids, so that every replay inside the window is recognised by its id.
+    teams_webhook_max_age_seconds: int = Field(300, ge=1, le=86_400)

@@ -2,7 +2,13 @@
 
 Teams waits 5 seconds for the answer and shows its text in the channel, so every outcome
 that is the user's to fix (a missing field, an unknown priority) is a 200 reply saying
-exactly what to change, with a template to copy. Only a bad signature is an HTTP error.
+exactly what to change, with a template to copy.
+
+Replay protection: an activity must carry its `id` and a `timestamp` within
+TEAMS_WEBHOOK_MAX_AGE_SECONDS (5 min) of now. Inside that window the ledger remembers every id
+(for 24 h): the same signed activity again (Teams resends one it got no answer for) gets the
+first reply and queues nothing; the same id with another body is 409. Outside it, 401.
+HTTP errors carry both the project's error JSON and a Teams message (`type`, `text`).
 """
 
 from __future__ import annotations
@@ -12,18 +18,20 @@ import binascii
 import hashlib
 import hmac
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
 from pydantic import ValidationError
 
-from ingest.body import decode_json, read_raw_body
+from ingest.body import decode_json, read_raw_body, require_utf8_charset
 from ingest.errors import ApiError
 from ingest.freetext import TEMPLATE, ParsedMessage, parse_message
 from ingest.idempotency import IdempotencyKey
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.metrics import REJECTED
-from ingest.replies import confirmation
+from ingest.replies import confirmation, escape_teams_markdown
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
 log = logging.getLogger(__name__)
@@ -52,12 +60,39 @@ def _text(mapping: dict[str, Any], key: str) -> str | None:
 
 
 def reply(text: str) -> Any:
-    return jsonify({"type": "message", "text": text})
+    return jsonify({"type": "message", "text": redact(text)})
+
+
+def refusal(status: int, error: str, message: str) -> ApiError:
+    """An error answer in the project's shape that Teams can also show as a message."""
+    return ApiError(status, error, message, type="message", text=message)
+
+
+def require_fresh_activity(activity: dict[str, Any], max_age_seconds: int) -> str:
+    """The activity's id, if it has one and its timestamp is within max_age_seconds of now."""
+    activity_id = (_text(activity, "id") or "").strip()
+    if not activity_id:
+        raise refusal(400, "invalid_activity", "the activity has no id")
+    stamp = _text(activity, "timestamp") or ""
+    try:
+        sent = datetime.fromisoformat(stamp)
+    except ValueError:
+        sent = None
+    if sent is None or sent.tzinfo is None:
+        raise refusal(400, "invalid_activity", "the activity has no timestamp with a time zone (ISO 8601)")
+    age = abs((datetime.now(UTC) - sent).total_seconds())
+    if age > max_age_seconds:
+        raise refusal(
+            401,
+            "stale_activity",
+            f"the activity's timestamp is {age:.0f} s from now; at most {max_age_seconds} s is accepted",
+        )
+    return activity_id
 
 
 def correction(problems: dict[str, str]) -> str:
-    """What to fix, field by field, and the template to copy."""
-    lines = [f"- {name.capitalize()} {reason}" for name, reason in problems.items()]
+    """What to fix, field by field (the user's words escaped), and the template to copy."""
+    lines = [f"- {name.capitalize()} {escape_teams_markdown(reason)}" for name, reason in problems.items()]
     template = TEMPLATE.replace("\n", "\n\n")
     return (
         "I could not create your ticket:\n\n"
@@ -86,15 +121,24 @@ def teams_webhook():
         raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
     raw = read_raw_body()
     if not signature_is_valid(secret.get_secret_value(), raw, request.headers.get("Authorization", "")):
-        raise ApiError(401, "unauthorized", "missing or wrong HMAC signature")
-    activity = decode_json(raw)
+        raise refusal(401, "unauthorized", "missing or wrong HMAC signature")
+    try:
+        require_utf8_charset()
+        activity = decode_json(raw)
+    except ApiError as error:
+        raise refusal(error.status, error.error, error.message) from None
     if not isinstance(activity, dict):
         raise ApiError(
             422,
             "validation_failed",
             "body must be a Teams activity (a JSON object)",
             fields={"body": "must be a JSON object"},
+            type="message",
+            text="body must be a Teams activity (a JSON object)",
         )
+    activity_id = require_fresh_activity(
+        activity, current_app.extensions["settings"].teams_webhook_max_age_seconds
+    )
     sender = activity.get("from") if isinstance(activity.get("from"), dict) else {}
     submission, problems = submission_problems(
         parse_message(_text(activity, "text") or ""), _text(sender, "name")
@@ -103,17 +147,18 @@ def teams_webhook():
         log.info("webhook message not a ticket", extra={"problems": problems})
         REJECTED.labels("webhook_correction").inc()
         return reply(correction(problems))
-    activity_id = _text(activity, "id")
     try:
         ticket, _ = accept(
             submission,
             current_app.extensions["webhook_queues"],
             current_app.extensions["webhook_ledger"],
-            IdempotencyKey(f"teams:{activity_id}") if activity_id else None,
+            IdempotencyKey(f"teams:{activity_id}"),
             hashlib.sha256(raw).hexdigest(),
         )
     except IdempotencyKeyReused:
-        return reply("This message id was already used for a different ticket; please send a new message.")
+        raise refusal(
+            409, "activity_replayed", "this activity id was already used for a different message"
+        ) from None
     except QueueUnavailable:
         return reply(
             "Sorry, the ticket queue is unreachable right now and your ticket was NOT created. "
@@ -125,4 +170,4 @@ def teams_webhook():
             f"Sorry, the ticket queue did not confirm your ticket (id {error.ticket_id}) in time: "
             "it may have been created. Please check before sending it again, or it may arrive twice."
         )
-    return reply(confirmation(ticket))
+    return reply(confirmation(ticket, markdown=True))

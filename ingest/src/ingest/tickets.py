@@ -16,6 +16,7 @@ from ingest.errors import ApiError
 from ingest.idempotency import submission_key
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
+from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
 bp = Blueprint("tickets", __name__)
@@ -93,7 +94,7 @@ def submit_ticket():
         "message": confirmation(ticket),
         "reply_card": reply_card(ticket),
     }
-    return jsonify(body), 202, ({"Idempotent-Replayed": "true"} if repeated else {})
+    return jsonify(redact(body)), 202, ({"Idempotent-Replayed": "true"} if repeated else {})
 
 
 @bp.get("/tickets/<ticket_id>")
@@ -111,4 +112,5 @@ def ticket_status(ticket_id: str):
             f"no ticket {ticket_id} in the ledger: it was never accepted, or it was accepted while the "
             "ledger was unreachable, and then its worker parked it on a dead-letter queue (make dlq)",
         )
-    return jsonify(record)
+    # Records written before redaction reached the ledger may still hold a secret.
+    return jsonify(redact(record))
