@@ -105,7 +105,7 @@ def base_env(endpoint: str, **extra: str) -> dict[str, str]:
 
 def ports() -> Ports:
     return Ports(aws=free_port(), ingest=free_port(), slack=free_port(), trello=free_port(),
-                 worker_metrics=(free_port(), free_port(), free_port()))  # fmt: skip
+                 worker_metrics=(free_port(), free_port(), free_port()), ingest_metrics=free_port())  # fmt: skip
 
 
 class Bench:

@@ -11,7 +11,7 @@ import logging
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import g
 
-from ingest.metrics import ACCEPTED
+from ingest.metrics import ACCEPTED, source_label
 from ticketrouter.ledger import Ledger, LedgerConflict
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueueDirectory
@@ -96,7 +96,7 @@ def _queue(ticket: Ticket, queues: QueueDirectory, ledger: Ledger) -> None:
         except (BotoCoreError, ClientError) as error:
             log.error("queue unavailable", extra={"error": str(error)})
             raise QueueUnavailable(str(error)) from error
-        ACCEPTED.labels(ticket.priority.value, ticket.source or "api").inc()
+        ACCEPTED.labels(ticket.priority.value, source_label(ticket.source)).inc()
         log.info(
             "ticket queued",
             extra={"priority": ticket.priority.value, "source": ticket.source, "sqs_message_id": message_id},

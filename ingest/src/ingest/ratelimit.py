@@ -1,0 +1,82 @@
+"""Per-client rate limits (Flask-Limiter): one budget per source address, one per bearer identity.
+
+``INGEST_RATE_LIMIT`` (e.g. ``600/minute``; unset or ``0`` = off) is each client's budget across
+the whole API except ``/healthz``:
+
+- per source address: every request counts, with or without a token (so a flood of bad tokens
+  from one address is cut off too);
+- per bearer identity: requests that present the right bearer token count once more under
+  that identity, whatever address they come from (Power Automate calls from many addresses).
+
+Counters live in ``INGEST_RATE_LIMIT_STORAGE_URI`` (default ``memory://``: per gunicorn process,
+so with N processes a client may get up to N times the budget before every process refuses).
+The source address is the TCP peer, unless ``INGEST_TRUSTED_PROXIES`` says how many proxies in
+front (ngrok, a load balancer) append to ``X-Forwarded-For``; only then is that header believed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import time
+
+from flask import Flask, current_app, request
+from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
+from flask_limiter.util import get_remote_address
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ingest.errors import ApiError, error_response
+from ingest.settings import IngestSettings
+
+
+def bearer_identity() -> str:
+    """A stable name for the caller's valid bearer token (a hash, never the token); "" if none."""
+    expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+        return ""
+    return "bearer:" + hashlib.sha256(expected.encode()).hexdigest()[:16]
+
+
+def rate_limit_enabled(settings: IngestSettings) -> bool:
+    return settings.ingest_rate_limit not in ("", "0")
+
+
+def init_rate_limits(app: Flask, settings: IngestSettings) -> Limiter:
+    """Trust X-Forwarded-For only as configured, and enforce INGEST_RATE_LIMIT per client."""
+    if settings.ingest_trusted_proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.ingest_trusted_proxies)
+    rate = settings.ingest_rate_limit
+    enabled = rate_limit_enabled(settings)
+    limits = [
+        ApplicationLimit(rate, key_function=get_remote_address, scope="address"),
+        ApplicationLimit(
+            rate, key_function=bearer_identity, scope="identity", exempt_when=lambda: not bearer_identity()
+        ),
+    ]
+    limiter = Limiter(
+        get_remote_address,
+        app=app,
+        application_limits=limits if enabled else [],
+        storage_uri=settings.ingest_rate_limit_storage_uri,
+        enabled=enabled,
+        # Our 429 sets Retry-After itself; the X-RateLimit-* headers are not part of the contract.
+        headers_enabled=False,
+    )
+    app.register_error_handler(RateLimitExceeded, lambda exc: rate_limited_response(limiter, exc))
+    return limiter
+
+
+def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded):
+    """429 in the API's JSON shape, with Retry-After = seconds until the window frees a request."""
+    current = limiter.current_limit
+    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 1
+    return error_response(
+        ApiError(
+            429,
+            "rate_limited",
+            f"too many requests from this client (limit {exc.description}); retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
+    )
