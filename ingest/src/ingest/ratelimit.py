@@ -3,10 +3,10 @@
 ``INGEST_RATE_LIMIT`` (e.g. ``600/minute``; unset or ``0`` = off) is each client's budget across
 the whole API except ``/healthz``:
 
-- per source address: every request counts, with or without a token (so a flood of bad tokens
-  from one address is cut off too);
-- per bearer identity: requests that present the right bearer token count once more under
-  that identity, whatever address they come from (Power Automate calls from many addresses).
+- per bearer identity: requests that present the right bearer token count under that identity,
+  whatever address they come from (Power Automate calls from many addresses);
+- per source address: every other request (no token, a wrong one, the HMAC-signed Teams
+  webhook), so a flood of bad tokens is cut off without spending the token holder's budget.
 
 Counters live in ``INGEST_RATE_LIMIT_STORAGE_URI`` (default ``memory://``: per gunicorn process,
 so with N processes a client may get up to N times the budget before every process refuses).
@@ -21,7 +21,7 @@ import hmac
 import math
 import time
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -32,11 +32,18 @@ from ingest.settings import IngestSettings
 
 def bearer_identity() -> str:
     """A stable name for the caller's valid bearer token (a hash, never the token); "" if none."""
-    expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
-        return ""
-    return "bearer:" + hashlib.sha256(expected.encode()).hexdigest()[:16]
+    if "bearer_identity" not in g:
+        expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode(), expected.encode()
+        )
+        g.bearer_identity = "bearer:" + hashlib.sha256(expected.encode()).hexdigest()[:16] if valid else ""
+    return g.bearer_identity
+
+
+def anonymous() -> bool:
+    return not bearer_identity()
 
 
 def rate_limit_enabled(settings: IngestSettings) -> bool:
@@ -50,9 +57,9 @@ def init_rate_limits(app: Flask, settings: IngestSettings) -> Limiter:
     rate = settings.ingest_rate_limit
     enabled = rate_limit_enabled(settings)
     limits = [
-        ApplicationLimit(rate, key_function=get_remote_address, scope="address"),
+        ApplicationLimit(rate, key_function=bearer_identity, scope="identity", exempt_when=anonymous),
         ApplicationLimit(
-            rate, key_function=bearer_identity, scope="identity", exempt_when=lambda: not bearer_identity()
+            rate, key_function=get_remote_address, scope="address", exempt_when=lambda: not anonymous()
         ),
     ]
     limiter = Limiter(
@@ -71,7 +78,8 @@ def init_rate_limits(app: Flask, settings: IngestSettings) -> Limiter:
 def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded):
     """429 in the API's JSON shape, with Retry-After = seconds until the window frees a request."""
     current = limiter.current_limit
-    wait = max(1, math.ceil(current.reset_at - time.time())) if current else 1
+    reset_at = current.window[0] if current else time.time()  # when the window frees a request
+    wait = max(1, math.ceil(reset_at - time.time()))
     return error_response(
         ApiError(
             429,
