@@ -12,6 +12,7 @@ writes its section of bench/RESULTS.md (`make bench` keeps it).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import statistics
@@ -78,12 +79,16 @@ def one_run(slow: int, seconds: float, pause: float, gunicorn_args: str, log_dir
     }
 
 
+def ms(seconds: float) -> str:
+    return "—" if math.isnan(seconds) else f"{seconds * 1000:.0f} ms"
+
+
 def section(runs: list[dict[str, float]], old: dict[str, float], args: argparse.Namespace) -> str:
     share = statistics.median(r["share"] for r in runs)
     met = "met" if share >= BOUND_SHARE else "NOT met"
     rows = [
-        f"| {label} | {r['samples']} | {r['share'] * 100:.1f} % | {r['p50'] * 1000:.0f} ms | "
-        f"{r['p99'] * 1000:.0f} ms | {r['reopened']} |"
+        f"| {label} | {r['samples']} | {r['share'] * 100:.1f} % | {ms(r['p50'])} | {ms(r['p99'])} | "
+        f"{r['reopened']} |"
         for label, r in [
             *((f"gevent (run {i + 1})", r) for i, r in enumerate(runs)),
             ("old: gthread 2 × 4", old),
