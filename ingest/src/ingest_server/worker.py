@@ -6,8 +6,8 @@ memory rather than one of a handful of threads. Two deadlines bound how long it 
 - the request line and headers must arrive within gunicorn's ``keepalive`` seconds (gunicorn's
   async workers read every request head under that timeout, the first one included), else the
   connection is closed without an answer;
-- the body must arrive within ``BodyDeadline.seconds`` of the app starting to read it, else
-  408 ``request_timeout``.
+- the body must arrive within ``INGEST_BODY_TIMEOUT_SECONDS`` of the request reaching the app,
+  else 408 ``request_timeout``.
 
 gunicorn answers malformed requests itself (before the app sees them) with an HTML page;
 ``JsonGeventWorker.handle_error`` writes the same status as ``{"error", "message"}`` JSON.
@@ -62,7 +62,7 @@ class DeadlineInput:
 
 
 class BodyDeadline:
-    """WSGI middleware: the app gets `seconds` to read the whole body, from its first read on."""
+    """WSGI middleware: the whole body must be read within `seconds` of the request reaching the app."""
 
     def __init__(self, app: Callable, seconds: float) -> None:
         self.app = app
