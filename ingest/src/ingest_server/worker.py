@@ -10,7 +10,7 @@ memory rather than one of a handful of threads. Two deadlines bound how long it 
   else 408 ``request_timeout``.
 
 gunicorn answers malformed requests itself (before the app sees them) with an HTML page;
-``JsonGeventWorker.handle_error`` writes the same status as ``{"error", "message"}`` JSON.
+``JsonGeventWorker`` swaps in a writer that sends the same status as ``{"error", "message"}`` JSON.
 """
 
 from __future__ import annotations
