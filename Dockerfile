@@ -33,8 +33,12 @@ USER app
 # Ingest API: validates tickets and queues them by priority (gunicorn on :8080).
 FROM app AS ingest
 COPY ingest/gunicorn.conf.py /app/gunicorn.conf.py
-ENV INGEST_BIND=0.0.0.0:8080
-EXPOSE 8080
+ENV INGEST_BIND=0.0.0.0:8080 \
+    INGEST_METRICS_PORT=9100 \
+    INGEST_METRICS_HOST=0.0.0.0
+# 8080: the public API (what the tunnel publishes). 9100: /metrics, for Prometheus on the
+# internal network only; never publish it.
+EXPOSE 8080 9100
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8080/healthz\", timeout=2)"]
 CMD ["gunicorn", "-c", "/app/gunicorn.conf.py", "ingest:create_app()"]

@@ -14,7 +14,7 @@ COMPOSE ?= docker compose
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
 .PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
-	up down logs ps tunnel bench bench-localstack constraints clean \
+	up down logs ps tunnel bench bench-localstack audit constraints clean \
 	deploy-aws destroy-aws images-push deploy-localstack
 
 help: ## List the targets
@@ -121,6 +121,17 @@ bench: venv .venv-bench/.installed ## Run the benchmarks (about 8 minutes) and w
 bench-localstack: venv ## The same benchmarks on LocalStack in Docker (LOCALSTACK_IMAGE): bench/RESULTS-localstack.md
 	$(PY) bench/run.py --emulator localstack --output bench/RESULTS-localstack.md
 
+# The audit tool lives in its own virtualenv too: it is not a dependency of the router.
+.venv-audit/.installed: requirements-audit.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required" >&2; exit 1; }
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install --quiet --disable-pip-version-check --no-deps -r requirements-audit.txt
+	@touch $@
+
+# Not part of `make test`: it asks a vulnerability service (PyPI's, by default) over the network.
+audit: .venv-audit/.installed ## Check every pinned dependency (constraints.txt) for known vulnerabilities
+	.venv-audit/bin/pip-audit --requirement constraints.txt --no-deps --disable-pip --progress-spinner off
+
 constraints: ## Re-pin every dependency into constraints.txt from a fresh resolve
 	rm -rf $(VENV).pin && $(PYTHON) -m venv $(VENV).pin
 	$(VENV).pin/bin/pip install --quiet -r requirements-dev.txt
@@ -128,4 +139,4 @@ constraints: ## Re-pin every dependency into constraints.txt from a fresh resolv
 	mv constraints.txt.new constraints.txt && rm -rf $(VENV).pin
 
 clean: ## Remove the virtual environment and dev logs (not the container stack: make down)
-	rm -rf $(VENV) .venv-bench .dev .pytest_cache
+	rm -rf $(VENV) .venv-bench .venv-audit .dev .pytest_cache

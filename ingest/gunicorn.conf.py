@@ -13,8 +13,17 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="inges
 
 bind = os.environ.get("INGEST_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("INGEST_WORKERS", "2"))
-worker_class = "gthread"
-threads = int(os.environ.get("INGEST_THREADS", "4"))
+# gevent: a slow client holds a greenlet, not one of a few threads (ingest/src/ingest_server/),
+# and gunicorn's own refusals (414, 431, 400...) are answered as JSON.
+worker_class = "ingest_server.worker.JsonGeventWorker"
+# Open connections per process; past that, new ones wait in the listen backlog.
+worker_connections = int(os.environ.get("INGEST_WORKER_CONNECTIONS", "1000"))
+# gevent workers read every request line and headers under this timeout (the first request's
+# too): a client that has not sent them within it is disconnected. Also the keep-alive idle time.
+keepalive = int(os.environ.get("INGEST_HEADER_TIMEOUT_SECONDS", "5"))
+# /metrics of every process, served by the master on an internal port; unset = not served.
+metrics_host = os.environ.get("INGEST_METRICS_HOST", "127.0.0.1")
+metrics_port = os.environ.get("INGEST_METRICS_PORT", "")
 # Long enough for a slow SQS call (bounded by the client's own timeouts), short of
 # Power Automate's 120 s request timeout.
 timeout = 60
@@ -45,6 +54,25 @@ def post_worker_init(worker):
 
     if "queues" in getattr(worker.wsgi, "extensions", {}):  # not the benchmark's no-op app
         resolve_queues(worker.wsgi)
+
+
+def when_ready(server):
+    """Serve /metrics from the master, which outlives every worker, on the internal port."""
+    if metrics_port:
+        # Not through the ingest package: the master must not import boto3 before the fork.
+        from prometheus_client import CollectorRegistry, start_http_server
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        server.metrics_server, _ = start_http_server(int(metrics_port), addr=metrics_host, registry=registry)
+        server.log.info("metrics served on %s:%s", metrics_host, server.metrics_server.server_port)
+
+
+def post_fork(server, worker):
+    """A worker does not serve /metrics: close its copy of the master's listening socket."""
+    if getattr(server, "metrics_server", None) is not None:
+        server.metrics_server.socket.close()
 
 
 def on_starting(server):

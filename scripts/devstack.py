@@ -57,6 +57,8 @@ class Ports:
     trello: int = 9002
     # /metrics, /healthz, /readyz of worker-slack, worker-trello, worker-s3.
     worker_metrics: tuple[int, int, int] = (9101, 9102, 9103)
+    # ingest's /metrics, off the public port.
+    ingest_metrics: int = 9100
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
@@ -69,6 +71,7 @@ class Ports:
                 int(env.get(f"DEV_{name}_METRICS_PORT", default))
                 for name, default in zip(("SLACK", "TRELLO", "S3"), cls.worker_metrics, strict=True)
             ),
+            ingest_metrics=int(env.get("DEV_INGEST_METRICS_PORT", cls.ingest_metrics)),
         )
 
 
@@ -226,7 +229,7 @@ class Stack:
                         "ingest:create_app()",
                     ],
                     lambda _: http_ok(self.ingest_url + "/readyz"),
-                    self.ingest_env,
+                    {"INGEST_METRICS_PORT": str(self.ports.ingest_metrics), **self.ingest_env},
                 )
             )
             for module in self.workers:
@@ -348,7 +351,7 @@ def describe(stack: Stack) -> str:
         f"  Trello          {env['TRELLO_API_URL']}"
         + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
         f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}" + ("   (moto server)" if stack.local_aws else ""),
-        f"  metrics         {stack.ingest_url}/metrics, workers on "
+        f"  metrics         {stack.url(stack.ports.ingest_metrics)}/metrics (ingest), workers on "
         + ", ".join(f"{stack.url(p)}/metrics" for p in stack.ports.worker_metrics),
         f"  logs            {stack.log_dir}/",
         "",

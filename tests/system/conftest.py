@@ -48,6 +48,7 @@ def free_ports() -> Ports:
         slack=free_port(),
         trello=free_port(),
         worker_metrics=(free_port(), free_port(), free_port()),
+        ingest_metrics=free_port(),
     )
 
 

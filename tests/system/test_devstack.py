@@ -45,6 +45,12 @@ def test_dev_stack_runs_the_demo_and_stops_every_process_on_ctrl_c(tmp_path):
         INGEST_PORT=str(ports.ingest),
         SLACK_STANDIN_PORT=str(ports.slack),
         TRELLO_STANDIN_PORT=str(ports.trello),
+        # Free ports for every metrics port too: the defaults (9100-9103) may be taken.
+        DEV_INGEST_METRICS_PORT=str(ports.ingest_metrics),
+        **{
+            f"DEV_{name}_METRICS_PORT": str(port)
+            for name, port in zip(("SLACK", "TRELLO", "S3"), ports.worker_metrics, strict=True)
+        },
     )
     output = tmp_path / "dev.out"
     with output.open("w") as out:

@@ -1,4 +1,5 @@
-"""/metrics of ingest (gunicorn, several processes) and of each worker, and the workers' probes."""
+"""/metrics of ingest (gunicorn, several processes, on its internal port) and of each worker, and the
+workers' probes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.system.conftest import Router
 
 WORKERS = ("worker-slack", "worker-trello", "worker-s3")
+
+
+def ingest_metrics_url(router: Router) -> str:
+    """ingest's /metrics: served by the gunicorn master on INGEST_METRICS_PORT, not the public port."""
+    return f"{router.stack.url(router.stack.ports.ingest_metrics)}/metrics"
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
@@ -31,13 +37,13 @@ def value(samples, name: str, **labels: str) -> float:
 
 
 def test_ingest_counts_accepted_and_rejected_tickets_across_gunicorn_workers(router: Router):
-    before = scrape(f"{router.stack.ingest_url}/metrics")
+    before = scrape(ingest_metrics_url(router))
     for i in range(6):  # more than one gunicorn worker process takes these
         # Distinct bodies: an identical keyless body within the dedup window is a replay, not a ticket.
         assert router.submit({"title": f"m{i}", "priority": "low", "description": "d"}).status_code == 202
     assert router.submit({"title": "m", "priority": "urgent", "description": "d"}).status_code == 422
     assert router.submit({"title": "m"}, headers={}).status_code == 401
-    after = scrape(f"{router.stack.ingest_url}/metrics")
+    after = scrape(ingest_metrics_url(router))
     accepted = "ticketrouter_tickets_accepted_total"
     assert value(after, accepted, priority="low") - value(before, accepted, priority="low") == 6
     rejected = "ticketrouter_tickets_rejected_total"
@@ -51,6 +57,31 @@ def test_ingest_counts_accepted_and_rejected_tickets_across_gunicorn_workers(rou
         after, "ticketrouter_http_request_duration_seconds_count", endpoint="/tickets", status="202"
     )
     assert latency >= 6
+
+
+def test_ingest_metrics_are_off_the_public_port(router: Router):
+    response = requests.get(f"{router.stack.ingest_url}/metrics", timeout=5)
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"
+    assert "ticketrouter_tickets_accepted_total" in requests.get(ingest_metrics_url(router), timeout=5).text
+
+
+def test_no_label_takes_text_a_client_chose(router: Router):
+    before = scrape(ingest_metrics_url(router))
+    for i in range(5):
+        ticket = {"title": "m", "priority": "low", "description": "d", "source": f"secret-customer-note-{i}"}
+        assert router.submit(ticket).status_code == 202
+    assert router.submit({"title": "m", "priority": "low", "description": "d", "source": "teams-card"}).ok
+    assert requests.request("BREW", f"{router.stack.ingest_url}/tickets", timeout=5).status_code == 405
+    after = scrape(ingest_metrics_url(router))
+    accepted = "ticketrouter_tickets_accepted_total"
+    assert value(after, accepted, source="other") - value(before, accepted, source="other") == 5
+    assert value(after, accepted, source="teams-card") - value(before, accepted, source="teams-card") == 1
+    labels = {v for (_, found) in after for _, v in found}
+    assert not any("secret-customer-note" in v or "BREW" in v for v in labels)
+    sources = {dict(found).get("source") for (n, found) in after if n == accepted}
+    assert sources <= {"api", "teams-card", "teams-webhook", "power-automate", "other"}
 
 
 def test_each_worker_exposes_deliveries_latency_and_queue_depths(router: Router):
@@ -79,7 +110,7 @@ def test_each_worker_exposes_deliveries_latency_and_queue_depths(router: Router)
 
 
 def test_metric_names_follow_prometheus_conventions(router: Router):
-    text = requests.get(f"{router.stack.ingest_url}/metrics", timeout=5).text
+    text = requests.get(ingest_metrics_url(router), timeout=5).text
     names = set(re.findall(r"^(ticketrouter_[a-z_]+)", text, flags=re.MULTILINE))
     assert names and all(re.fullmatch(r"ticketrouter_[a-z_]+", n) for n in names)
 

@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 
 from ingest import apidoc, health, metrics, teams, tickets
 from ingest.errors import register_error_handlers
+from ingest.ratelimit import init_rate_limits
 from ingest.settings import IngestSettings
 from ticketrouter.aws import aws_client
 from ticketrouter.ledger import Ledger
@@ -41,7 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(teams.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(apidoc.bp)
-    app.register_blueprint(metrics.bp)
+    # /metrics is not served here but on INGEST_METRICS_PORT, off the public port (gunicorn.conf.py).
+    limiter = init_rate_limits(app, settings)
+    limiter.exempt(health.healthz)  # liveness must answer whoever asks, however often
     app.before_request(_start_timer)
     app.after_request(_log_request)
     return app
@@ -57,7 +60,9 @@ def _log_request(response: Response) -> Response:
     duration_ms = duration * 1000
     # The route's pattern, not the path: /tickets/<ticket_id> is one series, not one per ticket.
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    metrics.REQUEST_LATENCY.labels(request.method, endpoint, str(response.status_code)).observe(duration)
+    metrics.REQUEST_LATENCY.labels(
+        metrics.method_label(request.method), endpoint, str(response.status_code)
+    ).observe(duration)
     extra = {
         "method": request.method,
         "path": request.path,

@@ -10,12 +10,17 @@ from flask import current_app, request
 from ingest.errors import ApiError
 
 
-def require_bearer_token() -> None:
-    """Reject the request with 401 unless it carries the configured bearer token."""
+def has_bearer_token() -> bool:
+    """Whether the request carries the configured bearer token."""
     expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # compare_digest on bytes: constant time whatever the input, and safe for non-ASCII.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), expected.encode()):
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), expected.encode())
+
+
+def require_bearer_token() -> None:
+    """Reject the request with 401 unless it carries the configured bearer token."""
+    if not has_bearer_token():
         raise ApiError(
             401,
             "unauthorized",

@@ -13,7 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from flask import g
 
 from ingest.idempotency import IdempotencyKey
-from ingest.metrics import ACCEPTED
+from ingest.metrics import ACCEPTED, source_label
 from ticketrouter.ledger import Ledger, LedgerConflict
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueueDirectory
@@ -121,7 +121,7 @@ def _queue(ticket: Ticket, queues: QueueDirectory, ledger: Ledger, deduplicated:
     g.ticket_id = ticket.id  # for the request log line
     with bound_ticket(ticket.id):
         message_id = _send(ticket, queues, deduplicated)
-        ACCEPTED.labels(ticket.priority.value, ticket.source or "api").inc()
+        ACCEPTED.labels(ticket.priority.value, source_label(ticket.source)).inc()
         log.info(
             "ticket queued",
             extra={"priority": ticket.priority.value, "source": ticket.source, "sqs_message_id": message_id},

@@ -1,23 +1,19 @@
-"""Ingest's Prometheus metrics and GET /metrics.
+"""Ingest's Prometheus metrics, and the internal server that publishes them.
 
 Under gunicorn every worker process counts for itself; prometheus_client's multiprocess mode
-(PROMETHEUS_MULTIPROC_DIR, set up by gunicorn.conf.py) adds them up at scrape time.
+(PROMETHEUS_MULTIPROC_DIR, set up by gunicorn.conf.py) adds them up at scrape time. /metrics is
+served by the gunicorn master on INGEST_METRICS_PORT (gunicorn.conf.py), never on the public port.
+No label takes text a client chose: `source` is one of SOURCES or "other".
 """
 
 from __future__ import annotations
 
-import os
+from prometheus_client import Counter, Histogram
 
-from flask import Blueprint, Response
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    REGISTRY,
-    CollectorRegistry,
-    Counter,
-    Histogram,
-    generate_latest,
-)
-from prometheus_client.multiprocess import MultiProcessCollector
+# What the Teams kit and the code send as `source`; "api" when a caller sends none.
+SOURCES = frozenset({"api", "teams-card", "teams-webhook", "power-automate"})
+# A client may send any method name; these are the ones the API serves.
+METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 
 ACCEPTED = Counter("ticketrouter_tickets_accepted", "Tickets queued by ingest", ["priority", "source"])
 REJECTED = Counter(
@@ -30,14 +26,15 @@ REQUEST_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 
-bp = Blueprint("metrics", __name__)
+
+def source_label(source: str | None) -> str:
+    """The `source` label: a known source as is, none as "api", anything else as "other"."""
+    if not source:
+        return "api"
+    known = source.strip().lower()
+    return known if known in SOURCES else "other"
 
 
-@bp.get("/metrics")
-def metrics():
-    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)
-    else:
-        registry = REGISTRY
-    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+def method_label(method: str) -> str:
+    """The `method` label: an HTTP method the API serves, else "other"."""
+    return method if method in METHODS else "other"

@@ -1,6 +1,7 @@
 """Ingest's settings on top of the shared ones."""
 
-from pydantic import Field, SecretStr
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator
 
 from ticketrouter.config import RouterSettings
 
@@ -21,3 +22,19 @@ class IngestSettings(RouterSettings):
     # How far an activity's timestamp may be from now. At most the 24 h for which the ledger
     # remembers activity ids, so that every replay inside the window is recognised by its id.
     teams_webhook_max_age_seconds: int = Field(300, ge=1, le=86_400)
+    # Seconds a client may take to send a request body once the app reads it (then 408).
+    ingest_body_timeout_seconds: float = Field(10, gt=0)
+    # Each client's budget, e.g. "600/minute" (Flask-Limiter syntax); "" or "0" = no limit.
+    ingest_rate_limit: str = ""
+    # Where the counters live: memory:// is per gunicorn process (see ingest/ratelimit.py).
+    ingest_rate_limit_storage_uri: str = "memory://"
+    # Proxies in front that append to X-Forwarded-For (ngrok: 1); 0 = use the TCP peer address.
+    ingest_trusted_proxies: int = Field(0, ge=0, le=10)
+
+    @field_validator("ingest_rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        """Refuse a limit Flask-Limiter could not read at start-up, not at the first request."""
+        if value not in ("", "0"):
+            parse_many(value)  # ValueError names the bad part
+        return value
