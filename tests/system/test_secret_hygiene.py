@@ -39,7 +39,13 @@ ECHOED = "invalid trello_token"
 
 @pytest.fixture(scope="module")
 def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Router]:
-    env = {**SECRETS, "WORKER_WAIT_SECONDS": "1", "WORKER_RETRY_BASE_SECONDS": "1"}
+    # A transient failure's outcome is unknown: the next attempt looks first, 1 s later.
+    env = {
+        **SECRETS,
+        "WORKER_WAIT_SECONDS": "1",
+        "WORKER_RETRY_BASE_SECONDS": "1",
+        "WORKER_UNKNOWN_RETRY_SECONDS": "1",
+    }
     with running_router(tmp_path_factory.mktemp("hygiene") / "logs", **env) as running:
         yield running
 
@@ -90,11 +96,15 @@ def signed_webhook(router: Router, text: str) -> requests.Response:
     )  # fmt: skip
 
 
+POST_PATH = "/api/chat.postMessage"
+
+
 def test_secrets_echoed_by_destinations_appear_nowhere(router: Router):
     # Transient: Slack answers ok=false with an error it does not call permanent, Trello a 503.
     slack_error = {"ok": False, "error": "internal_error", "detail": ECHO}
-    router.control("slack", "fail", {"status": 200, "count": None, "body": slack_error})
-    router.control("trello", "fail", {"status": 503, "count": None, "body": ECHO})
+    # Only the delivery calls fail: the lookups that follow an unknown outcome still answer.
+    router.control("slack", "fail", {"status": 200, "count": None, "body": slack_error, "path": POST_PATH})
+    router.control("trello", "fail", {"status": 503, "count": None, "body": ECHO, "path": "/1/cards"})
     high, medium = submit(router, Priority.HIGH), submit(router, Priority.MEDIUM)
     router.wait_for(
         lambda: {router.status(t)["status"] for t in (high, medium)} == {"failed"}, 60, "both failed once"
@@ -104,8 +114,8 @@ def test_secrets_echoed_by_destinations_appear_nowhere(router: Router):
 
     # Permanent: both refuse for good, still echoing; the tickets are parked.
     slack_refusal = {"ok": False, "error": "invalid_auth", "detail": ECHO}
-    router.control("slack", "fail", {"status": 200, "count": None, "body": slack_refusal})
-    router.control("trello", "fail", {"status": 401, "count": None, "body": ECHO})
+    router.control("slack", "fail", {"status": 200, "count": None, "body": slack_refusal, "path": POST_PATH})
+    router.control("trello", "fail", {"status": 401, "count": None, "body": ECHO, "path": "/1/cards"})
     try:
         router.wait_for(
             lambda: {router.status(t)["status"] for t in (high, medium)} == {"dead-lettered"},

@@ -89,11 +89,13 @@ def classified(error: Exception) -> Exception:
     """The delivery error a failed chat.postMessage stands for."""
     if isinstance(error, SlackApiError):
         code = _api_error(error)
+        # Slack's whole answer, for the operator (redacted wherever it is written).
+        detail = f"{code} (HTTP {error.response.status_code}): {error.response.data}"
         if code in PERMANENT_ERRORS:
-            return PermanentDeliveryError(code)
+            return PermanentDeliveryError(detail)
         if code in NOT_SENT_ERRORS or error.response.status_code == 429:
-            return NotSentError(code)
-        return OutcomeUnknownError(f"{code} (HTTP {error.response.status_code})")
+            return NotSentError(detail)
+        return OutcomeUnknownError(detail)
     if isinstance(error, URLError):
         return NotSentError(f"not sent: {error.reason}")
     return OutcomeUnknownError(f"{type(error).__name__}: {error}")
