@@ -21,9 +21,16 @@ help: ## List the targets
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required and none was found on PATH" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@echo "[venv 1/3] creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "[venv 2/3] upgrading pip"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip
+	@echo "[venv 3/3] installing the pinned dependencies (one line per package; a few minutes the first time)"
+	@$(PY) -m pip install --disable-pip-version-check --progress-bar off -c constraints.txt -r requirements-dev.txt \
+		| sed -n 's/^Collecting \([^ ]*\).*/  collecting \1/p; s/^Successfully installed/  installed:/p'; \
+		test $${PIPESTATUS[0]} -eq 0
 	@touch $@
+	@echo "[venv] ready: $(VENV)"
 
 # The Teams card is validated with Microsoft's adaptivecards library (Node.js), where npm exists.
 teams/node_modules/.installed: teams/package-lock.json
@@ -32,16 +39,20 @@ teams/node_modules/.installed: teams/package-lock.json
 
 venv: $(VENV)/.installed teams/node_modules/.installed ## Create .venv with every pinned dependency (done by the other targets)
 
-dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers); Ctrl-C stops
+# The ops targets (provision, status, dlq, redrive, demo) find their stack themselves: the
+# running `make dev` (.dev/env), else AWS_ENDPOINT_URL, else the compose stack of .env; real
+# AWS only with TARGET=aws. Each says which in its first line. Every Python command reads
+# .env (ENV_FILE) the way Compose does: a variable set in the shell wins.
+dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers, console :9000); Ctrl-C stops
 	$(PY) scripts/devstack.py
 
-demo: venv ## Submit one ticket per priority to a running stack and show where each landed
+demo: venv ## Submit one ticket per priority to the running stack and show where each landed
 	$(PY) scripts/demo.py
 
-provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
+provision: venv ## Create/reconcile queues, DLQs and buckets on the running stack (TARGET=aws: real AWS)
 	$(PY) -m ticketrouter.provision
 
-status: venv ## One screen: queue depths, DLQ counts, oldest waiting ticket, last deliveries
+status: venv ## One screen: queue depths, DLQ counts, oldest waiting ticket, last deliveries (TARGET=aws: real AWS)
 	$(PY) -m ticketrouter.status
 
 dlq: venv ## List what is parked on the dead-letter queues, and why
@@ -52,7 +63,7 @@ redrive: venv ## Move PRIORITY's dead-lettered tickets back to its queue: make r
 	$(PY) -m ticketrouter.dlq redrive --priority $(PRIORITY)
 
 provision-aws: venv ## The same provisioning against real AWS (credentials from the usual boto3 chain)
-	env -u AWS_ENDPOINT_URL $(PY) -m ticketrouter.provision
+	TARGET=aws $(PY) -m ticketrouter.provision
 
 up: ## Build and start the container stack (profiles from .env; default offline) and wait until healthy
 	$(COMPOSE) up -d --build --wait
