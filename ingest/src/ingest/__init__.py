@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 
-from ingest import apidoc, health, metrics, teams, tickets
+from ingest import apidoc, health, index, metrics, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.settings import IngestSettings
 from ticketrouter.aws import aws_client
@@ -41,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(apidoc.bp)
     app.register_blueprint(metrics.bp)
+    index.register(app)
     app.before_request(_start_timer)
     app.after_request(_log_request)
     return app
