@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
+.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser lint \
 	up down logs ps tunnel bench bench-localstack constraints clean
 
 help: ## List the targets
@@ -94,6 +94,12 @@ test-unit: venv ## Run only the fast unit tests
 
 test-system: venv ## Run only the system tests (real processes)
 	$(PY) -m pytest tests/system
+
+browser: ## Install Debian's chromium + chromium-driver for the console test (root: apt-get)
+	scripts/install-browser.sh
+
+test-console: venv ## Drive the dev console in headless Chromium; CONSOLE_SCREENSHOT=docs/console.png saves it
+	$(PY) -m pytest tests/system/test_console.py
 
 test-containers: venv ## Run only the container tests (needs a Docker engine)
 	$(PY) -m pytest tests/containers
