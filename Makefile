@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser lint \
+.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser trello-discover lint \
 	up down logs ps tunnel bench bench-localstack constraints clean
 
 help: ## List the targets
@@ -64,6 +64,9 @@ redrive: venv ## Move PRIORITY's dead-lettered tickets back to its queue: make r
 
 provision-aws: venv ## The same provisioning against real AWS (credentials from the usual boto3 chain)
 	TARGET=aws $(PY) -m ticketrouter.provision
+
+trello-discover: venv ## List your Trello boards, lists and labels with the ids for .env (TRELLO_KEY, TRELLO_TOKEN)
+	$(PY) scripts/trello_discover.py $(if $(BOARD),--board "$(BOARD)")
 
 up: ## Build and start the container stack (profiles from .env; default offline) and wait until healthy
 	$(COMPOSE) up -d --build --wait

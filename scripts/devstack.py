@@ -57,6 +57,10 @@ DEV_DEFAULTS = {
     "TRELLO_KEY": "dev-key",
     "TRELLO_TOKEN": "dev-trello-token",
     "TRELLO_LIST_ID": "dev-list",
+    # The Trello stand-in's board has these labels (make trello-discover lists them).
+    "TRELLO_LABEL_HIGH": "dev-label-high",
+    "TRELLO_LABEL_MEDIUM": "dev-label-medium",
+    "TRELLO_LABEL_LOW": "dev-label-low",
     # Shorter than production's 20 s long poll so that Ctrl-C returns within seconds:
     # a worker finishes its current poll before it exits.
     "WORKER_WAIT_SECONDS": "5",

@@ -1,4 +1,5 @@
-"""Stand-in for the Trello REST API subset the Trello worker uses: POST /1/cards, GET /1/lists/{id}."""
+"""Stand-in for the Trello REST API subset the Trello worker uses (POST /1/cards, GET /1/lists/{id})
+and `make trello-discover` reads (boards, their lists and labels)."""
 
 from __future__ import annotations
 
@@ -66,6 +67,40 @@ def list_cards(list_id: str):
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify([card for card in _cards() if card["idList"] == list_id])
+
+
+# One board with the list the dev stack uses and a label per priority, for `make trello-discover`.
+BOARD = {"id": "b" * 24, "name": "Tickets (stand-in)", "url": "http://stand-in/b/tickets"}
+LABELS = [
+    {"id": "dev-label-high", "name": "High", "color": "red"},
+    {"id": "dev-label-medium", "name": "Medium", "color": "orange"},
+    {"id": "dev-label-low", "name": "Low", "color": "sky"},
+]
+
+
+@api.get("/members/me/boards")
+def my_boards():
+    if not _authorized():
+        return _text(401, "invalid key")
+    return jsonify([BOARD])
+
+
+@api.get("/boards/<board_id>/lists")
+def board_lists(board_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    if board_id != BOARD["id"]:
+        return _text(404, "board not found")
+    return jsonify([{"id": "dev-list", "name": "Tickets (stand-in)", "closed": False}])
+
+
+@api.get("/boards/<board_id>/labels")
+def board_labels(board_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    if board_id != BOARD["id"]:
+        return _text(404, "board not found")
+    return jsonify(LABELS)
 
 
 def _cards() -> list[dict[str, Any]]:
