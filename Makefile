@@ -21,11 +21,9 @@ help: ## List the targets
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required and none was found on PATH" >&2; exit 1; }
-	@echo "[venv 1/3] creating $(VENV) with $(PYTHON)"
+	@echo "[venv 1/2] creating $(VENV) with $(PYTHON)"
 	@$(PYTHON) -m venv $(VENV)
-	@echo "[venv 2/3] upgrading pip"
-	@$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt pip
-	@echo "[venv 3/3] installing the pinned dependencies (one line per package; a few minutes the first time)"
+	@echo "[venv 2/2] installing the pinned dependencies (one line per package; a few minutes the first time)"
 	@$(PY) -m pip install --disable-pip-version-check --progress-bar off -c constraints.txt -r requirements-dev.txt \
 		| sed -n 's/^Collecting \([^ ]*\).*/  collecting \1/p; s/^Successfully installed/  installed:/p'; \
 		test $${PIPESTATUS[0]} -eq 0

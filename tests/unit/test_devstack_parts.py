@@ -72,3 +72,14 @@ def test_demo_without_a_stack_says_how_to_start_one_without_a_traceback(tmp_path
     )
     assert result.returncode == 2
     assert result.stderr.strip() == f"no stack at {dead} — start one with `make dev` or `make up`"
+
+
+def test_make_venv_announces_each_step_before_it_runs(tmp_path):
+    venv = tmp_path / "venv"
+    result = subprocess.run(
+        ["make", "-n", "-B", f"VENV={venv}", f"{venv}/.installed"], cwd=ROOT, capture_output=True, text=True
+    )
+    steps = [line for line in result.stdout.splitlines() if line.startswith('echo "[venv')]
+    assert [s.split("]")[0].split("[")[1] for s in steps] == ["venv 1/2", "venv 2/2", "venv"], steps
+    pip_install = next(line for line in result.stdout.splitlines() if "-r requirements-dev.txt" in line)
+    assert "--quiet" not in pip_install and "Collecting" in result.stdout  # one line per package
