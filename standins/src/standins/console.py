@@ -12,6 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -155,9 +156,16 @@ def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(timestamp))
 
 
-def _panel(load: Any, settings: ConsoleSettings, needs: str | None = None) -> dict[str, Any]:
-    """One panel's items, or why it has none; one failing source never blanks the page."""
-    if needs is not None and not needs:
+def _panel(
+    load: Callable[[ConsoleSettings], list[dict[str, Any]]],
+    settings: ConsoleSettings,
+    source_url: str | None = None,
+) -> dict[str, Any]:
+    """One panel's items, or why it has none; one failing source never blanks the page.
+
+    source_url "" means the panel's stand-in is not part of this stack (the real service is).
+    """
+    if source_url == "":
         return {"items": [], "error": "not a stand-in here: the real service receives these"}
     try:
         return {"items": load(settings), "error": None}
