@@ -1,12 +1,15 @@
 // Live refresh of the panels, and the test-ticket buttons (the server adds the token).
 const panels = document.getElementById("panels");
 const result = document.getElementById("submit-result");
+const live = document.getElementById("live");
 const refreshMs = 1000 * Number(panels.dataset.refresh || 2);
 
-async function refresh() {
+// Unticking "live refresh" freezes the page for reading (also checked when an answer lands).
+async function refresh(force = false) {
+  if (!live.checked && !force) return;
   try {
     const response = await fetch("panels", { cache: "no-store" });
-    if (response.ok) {
+    if (response.ok && (live.checked || force)) {
       const open = new Set([...panels.querySelectorAll("details[open] summary")].map((s) => s.textContent));
       panels.innerHTML = await response.text();
       panels.querySelectorAll("details summary").forEach((s) => { if (open.has(s.textContent)) s.parentElement.open = true; });
@@ -30,5 +33,5 @@ async function submit(priority) {
 }
 
 document.querySelectorAll("#submit button").forEach((b) => b.addEventListener("click", () => submit(b.dataset.priority)));
-refresh();
+refresh(true);
 setInterval(refresh, refreshMs);
