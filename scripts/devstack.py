@@ -240,9 +240,20 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    # Where this process's lines start in a log a restarted service shares with its predecessor.
+    log_offset: int = 0
 
     def log_text(self) -> str:
+        """The whole log (a restarted service appends to its predecessor's)."""
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def own_log_text(self) -> str:
+        """What this process, not an earlier one of the same name, wrote: what readiness reads."""
+        if not (self.log_path and self.log_path.exists()):
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -251,7 +262,7 @@ class Service:
 def log_says(message: str) -> Callable[[Service], bool]:
     """Readiness: the service's JSON log has a line with this message."""
     needle = json.dumps(message)
-    return lambda service: service.running() and f'"message": {needle}' in service.log_text()
+    return lambda service: service.running() and f'"message": {needle}' in service.own_log_text()
 
 
 @dataclass
@@ -334,7 +345,7 @@ class Stack:
                         "aws",
                         [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
                         lambda s: (
-                            f"Running on {aws}" in s.log_text()
+                            f"Running on {aws}" in s.own_log_text()
                             and http_body_has(aws + "/moto-api/", b"<title>Moto</title>")
                         ),
                     )
@@ -424,6 +435,7 @@ class Stack:
         """Start the process and register it (in the launcher thread, out of reach of signals)."""
         service.log_path = self.log_dir / f"{service.name}.log"
         with service.log_path.open("ab") as log:
+            service.log_offset = log.tell()
             service.process = subprocess.Popen(
                 service.argv,
                 env={**self.env, **service.env},
