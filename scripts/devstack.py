@@ -427,7 +427,8 @@ class Stack:
             text=True,
             timeout=START_TIMEOUT_SECONDS,
         )
-        (self.log_dir / "provision.log").write_text(result.stderr + result.stdout)
+        # Its JSON log; stdout (the target line and a summary) is for people at a terminal.
+        (self.log_dir / "provision.log").write_text(result.stderr)
         if result.returncode != 0:
             raise RuntimeError(f"provisioning failed:\n{result.stderr}")
 
