@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-containers lint \
+.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser trello-discover lint \
 	up down logs ps tunnel bench bench-localstack audit constraints clean \
 	deploy-aws destroy-aws images-push deploy-localstack
 
@@ -22,9 +22,14 @@ help: ## List the targets
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is required and none was found on PATH" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt
+	@echo "[venv 1/2] creating $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "[venv 2/2] installing the pinned dependencies (one line per package; a few minutes the first time)"
+	@$(PY) -m pip install --disable-pip-version-check --progress-bar off -c constraints.txt -r requirements-dev.txt \
+		| sed -n 's/^Collecting \([^ ]*\).*/  collecting \1/p; s/^Successfully installed/  installed:/p'; \
+		test $${PIPESTATUS[0]} -eq 0
 	@touch $@
+	@echo "[venv] ready: $(VENV)"
 
 # The Teams card is validated with Microsoft's adaptivecards library (Node.js), where npm exists.
 teams/node_modules/.installed: teams/package-lock.json
@@ -33,16 +38,20 @@ teams/node_modules/.installed: teams/package-lock.json
 
 venv: $(VENV)/.installed teams/node_modules/.installed ## Create .venv with every pinned dependency (done by the other targets)
 
-dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers); Ctrl-C stops
+# The ops targets (provision, status, dlq, redrive, demo) find their stack themselves: the
+# running `make dev` (.dev/env), else AWS_ENDPOINT_URL, else the compose stack of .env; real
+# AWS only with TARGET=aws. Each says which in its first line. Every Python command reads
+# .env (ENV_FILE) the way Compose does: a variable set in the shell wins.
+dev: venv ## Run everything locally without Docker (moto, stand-ins, ingest, workers, console :9000); Ctrl-C stops
 	$(PY) scripts/devstack.py
 
-demo: venv ## Submit one ticket per priority to a running stack and show where each landed
+demo: venv ## Submit one ticket per priority to the running stack and show where each landed
 	$(PY) scripts/demo.py
 
-provision: venv ## Create/reconcile queues, DLQs and bucket at AWS_ENDPOINT_URL (unset = real AWS)
+provision: venv ## Create/reconcile queues, DLQs and buckets on the running stack (TARGET=aws: real AWS)
 	$(PY) -m ticketrouter.provision
 
-status: venv ## One screen: queue depths, DLQ counts, oldest waiting ticket, last deliveries
+status: venv ## One screen: queue depths, DLQ counts, oldest waiting ticket, last deliveries (TARGET=aws: real AWS)
 	$(PY) -m ticketrouter.status
 
 dlq: venv ## List what is parked on the dead-letter queues, and why
@@ -53,7 +62,10 @@ redrive: venv ## Move PRIORITY's dead-lettered tickets back to its queue: make r
 	$(PY) -m ticketrouter.dlq redrive --priority $(PRIORITY)
 
 provision-aws: venv ## The same provisioning against real AWS (credentials from the usual boto3 chain)
-	env -u AWS_ENDPOINT_URL $(PY) -m ticketrouter.provision
+	TARGET=aws $(PY) -m ticketrouter.provision
+
+trello-discover: venv ## List your Trello boards, lists and labels with the ids for .env (TRELLO_KEY, TRELLO_TOKEN)
+	$(PY) scripts/trello_discover.py $(if $(BOARD),--board "$(BOARD)")
 
 up: ## Build and start the container stack (profiles from .env; default offline) and wait until healthy
 	$(COMPOSE) up -d --build --wait
@@ -85,6 +97,12 @@ test-unit: venv ## Run only the fast unit tests
 
 test-system: venv ## Run only the system tests (real processes)
 	$(PY) -m pytest tests/system
+
+browser: ## Install Debian's chromium + chromium-driver for the console test (root: apt-get)
+	scripts/install-browser.sh
+
+test-console: venv ## Drive the dev console in headless Chromium; CONSOLE_SCREENSHOT=docs/console.png saves it
+	$(PY) -m pytest tests/system/test_console.py
 
 test-containers: venv ## Run only the container tests (needs a Docker engine)
 	$(PY) -m pytest tests/containers

@@ -1,7 +1,8 @@
 """Submit one ticket of each priority and show where each one landed: `make demo`.
 
-Works against `make dev` and the compose stack alike (same ports). Exits 0 only when
-every ticket was found at its destination within the deadline.
+Works against the running `make dev` (its `.dev/env`) and the compose stack (`.env`) alike,
+chosen as every ops command chooses (ticketrouter.target). Exits 0 only when every ticket was
+found at its destination within the deadline; 2 when there is no stack to talk to.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
 import requests
 from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "common" / "src"))
+from ticketrouter.target import Target, choose  # noqa: E402 — after the path above
+
+EXIT_NO_STACK = 2
 
 DEMO_TICKETS = [
     {
@@ -79,7 +86,19 @@ def wait_for(find: Callable[[], str | None], timeout: float) -> str | None:
     return None
 
 
+def ingest_answers(ingest_url: str) -> bool:
+    """True when something answers HTTP at the ingest URL."""
+    try:
+        requests.get(f"{ingest_url}/healthz", timeout=5)
+    except requests.ConnectionError:
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
+    if choose().target is Target.AWS:
+        print("error: make demo submits test tickets to a local stack, not to real AWS", file=sys.stderr)
+        return EXIT_NO_STACK
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ingest-url", default=os.environ.get("INGEST_URL", "http://127.0.0.1:8080"))
     parser.add_argument("--token", default=os.environ.get("INGEST_API_TOKEN", "dev-token"))
@@ -93,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bucket", default=os.environ.get("TICKETS_BUCKET", "tickets"))
     parser.add_argument("--timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
+    if not ingest_answers(args.ingest_url):
+        print(
+            f"no stack at {args.ingest_url} — start one with `make dev` or `make up`",
+            file=sys.stderr,
+        )
+        return EXIT_NO_STACK
 
     s3 = boto3.client(
         "s3",

@@ -4,16 +4,22 @@ Starts an AWS emulator (moto server), provisions queues and bucket, the Slack an
 Trello stand-ins, gunicorn ingest and the three workers; prints where to look; stops
 every process it started on Ctrl-C or SIGTERM. The system tests use the same Stack.
 
-Environment variables are the containers' (see the README); unset ones get the
-development defaults printed at start. Setting AWS_ENDPOINT_URL, SLACK_API_URL or
-TRELLO_API_URL points the stack at that service instead of starting the local one.
+Environment variables are the containers' (see the README), read from the shell and then
+from .env the way Compose reads it; unset (or empty) ones get the development defaults
+printed at start. Setting AWS_ENDPOINT_URL, SLACK_API_URL or TRELLO_API_URL to a URL points
+the stack at that service instead of starting the local one.
+
+While it runs, `.dev/env` (DEV_STATE_DIR) records its endpoints for `make status`, `make dlq`,
+`make demo`…; each run logs into a fresh `.dev/logs/<time>/` (the last KEEP_LOG_RUNS are kept).
 """
 
 from __future__ import annotations
 
 import ctypes
+import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,15 +27,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "common" / "src"))
+from ticketrouter.target import state_dir, with_dotenv  # noqa: E402 — after the path above
+
 PYTHON = sys.executable
 STOP_TIMEOUT_SECONDS = 25.0
 START_TIMEOUT_SECONDS = 60.0
+KEEP_LOG_RUNS = 5
+# Every process the stack starts carries this variable: the last sweep of stop() finds
+# whatever a race left behind (a child started while a signal arrived, a grandchild).
+RUN_ID_VARIABLE = "DEVSTACK_RUN_ID"
 
 DEV_DEFAULTS = {
     "AWS_ACCESS_KEY_ID": "test",
@@ -41,10 +57,16 @@ DEV_DEFAULTS = {
     "TRELLO_KEY": "dev-key",
     "TRELLO_TOKEN": "dev-trello-token",
     "TRELLO_LIST_ID": "dev-list",
+    # The Trello stand-in's board has these labels (make trello-discover lists them).
+    "TRELLO_LABEL_HIGH": "dev-label-high",
+    "TRELLO_LABEL_MEDIUM": "dev-label-medium",
+    "TRELLO_LABEL_LOW": "dev-label-low",
     # Shorter than production's 20 s long poll so that Ctrl-C returns within seconds:
     # a worker finishes its current poll before it exits.
     "WORKER_WAIT_SECONDS": "5",
 }
+# Services whose address a variable can replace; empty counts as unset (start the local one).
+EXTERNAL_URLS = ("AWS_ENDPOINT_URL", "SLACK_API_URL", "TRELLO_API_URL")
 
 
 @dataclass(frozen=True)
@@ -59,19 +81,63 @@ class Ports:
     worker_metrics: tuple[int, int, int] = (9101, 9102, 9103)
     # ingest's /metrics, off the public port.
     ingest_metrics: int = 9100
+    console: int = 9000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
+        def port(variable: str, default: int) -> int:
+            return int(env.get(variable) or default)
+
         return cls(
-            aws=int(env.get("DEV_AWS_PORT", cls.aws)),
-            ingest=int(env.get("INGEST_PORT", cls.ingest)),
-            slack=int(env.get("SLACK_STANDIN_PORT", cls.slack)),
-            trello=int(env.get("TRELLO_STANDIN_PORT", cls.trello)),
+            aws=port("DEV_AWS_PORT", cls.aws),
+            ingest=port("INGEST_PORT", cls.ingest),
+            slack=port("SLACK_STANDIN_PORT", cls.slack),
+            trello=port("TRELLO_STANDIN_PORT", cls.trello),
             worker_metrics=tuple(
-                int(env.get(f"DEV_{name}_METRICS_PORT", default))
+                port(f"DEV_{name}_METRICS_PORT", default)
                 for name, default in zip(("SLACK", "TRELLO", "S3"), cls.worker_metrics, strict=True)
             ),
-            ingest_metrics=int(env.get("DEV_INGEST_METRICS_PORT", cls.ingest_metrics)),
+            ingest_metrics=port("DEV_INGEST_METRICS_PORT", cls.ingest_metrics),
+            console=port("CONSOLE_PORT", cls.console),
+        )
+
+
+class PortTaken(RuntimeError):
+    """A port the stack needs is in use; the message names it and what answers there."""
+
+
+def listener_on(port: int) -> str | None:
+    """What listens on 127.0.0.1:port, in a few words; None when nothing does."""
+    try:
+        connection = socket.create_connection(("127.0.0.1", port), timeout=1)
+    except OSError:
+        return None
+    connection.close()
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        client.request("GET", "/")
+        response = client.getresponse()
+        server = response.getheader("Server") or response.getheader("X-Service") or "no Server header"
+        return f"an HTTP server answering {response.status} ({server})"
+    except (OSError, http.client.HTTPException):
+        return "a server that does not speak HTTP"
+    finally:
+        client.close()
+
+
+def check_ports_free(wanted: Mapping[str, int]) -> None:
+    """PortTaken naming every wanted port that something already listens on."""
+    taken = [
+        f"port {port} ({what}) is in use by {holder}"
+        for what, port in wanted.items()
+        if (holder := listener_on(port)) is not None
+    ]
+    if taken:
+        raise PortTaken(
+            "; ".join(taken)
+            + ". Stop whatever holds it (another `make dev`? `make up`?) or choose other ports"
+            " (DEV_AWS_PORT, INGEST_PORT, SLACK_STANDIN_PORT, TRELLO_STANDIN_PORT, CONSOLE_PORT,"
+            " DEV_*_METRICS_PORT)."
         )
 
 
@@ -87,6 +153,24 @@ def http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return 200 <= response.status < 300
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def http_identifies(url: str, header: str, value: str) -> bool:
+    """True when url answers 2xx with header: value, i.e. it is the server we started."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300 and response.headers.get(header) == value
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def http_body_has(url: str, needle: bytes) -> bool:
+    """True when url answers 2xx with a body containing needle."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return 200 <= response.status < 300 and needle in response.read()
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
 
@@ -111,12 +195,36 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, interva
         time.sleep(interval)
 
 
-def _die_with_parent() -> None:
-    """In the child: start a new session and get SIGTERM if the stack process dies (Linux)."""
-    os.setsid()
-    if sys.platform.startswith("linux"):
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+def _die_with_parent(parent_pid: int) -> Callable[[], None]:
+    """In the child: start a new session and get SIGTERM if the stack process dies (Linux).
+
+    The kernel sends it when the *thread* that forked the child ends, which is why the
+    Stack forks every child from its own launcher thread that lives as long as the Stack.
+    """
+
+    def setup() -> None:
+        os.setsid()
+        if sys.platform.startswith("linux"):
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+            if os.getppid() != parent_pid:  # the parent died before prctl took effect
+                os._exit(1)
+
+    return setup
+
+
+def marked_processes(run_id: str) -> list[int]:
+    """Live processes (other than this one) whose environment carries this run's id (Linux /proc)."""
+    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        pid = int(environ.parent.name)
+        try:
+            if pid != os.getpid() and marker in environ.read_bytes().split(b"\0"):
+                found.append(pid)
+        except OSError:
+            continue  # gone, or not ours to read
+    return found
 
 
 def _kill_leftovers(pgid: int) -> None:
@@ -135,9 +243,20 @@ class Service:
     env: dict[str, str] = field(default_factory=dict)  # on top of the stack's
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    # Where this process's lines start in a log a restarted service shares with its predecessor.
+    log_offset: int = 0
 
     def log_text(self) -> str:
+        """The whole log (a restarted service appends to its predecessor's)."""
         return self.log_path.read_text(errors="replace") if self.log_path and self.log_path.exists() else ""
+
+    def own_log_text(self) -> str:
+        """What this process, not an earlier one of the same name, wrote: what readiness reads."""
+        if not (self.log_path and self.log_path.exists()):
+            return ""
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            return log.read().decode(errors="replace")
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -146,7 +265,7 @@ class Service:
 def log_says(message: str) -> Callable[[Service], bool]:
     """Readiness: the service's JSON log has a line with this message."""
     needle = json.dumps(message)
-    return lambda service: service.running() and f'"message": {needle}' in service.log_text()
+    return lambda service: service.running() and f'"message": {needle}' in service.own_log_text()
 
 
 @dataclass
@@ -162,7 +281,16 @@ class Stack:
     # Ingest's own variables on top of env (fault tests route its AWS calls through a proxy).
     ingest_env: dict[str, str] = field(default_factory=dict)
 
+    # The dev console (`python -m standins console`): make dev runs it, most tests do not.
+    with_console: bool = False
+    # Called with each service's name as it starts and when it is ready (make dev prints it).
+    progress: Callable[[str], None] = lambda _line: None
+
     def __post_init__(self) -> None:
+        # One rule everywhere: an empty variable counts as unset.
+        for name in EXTERNAL_URLS:
+            if not self.env.get(name):
+                self.env.pop(name, None)
         self.local_aws = "AWS_ENDPOINT_URL" not in self.env
         self.local_slack = "SLACK_API_URL" not in self.env
         self.local_trello = "TRELLO_API_URL" not in self.env
@@ -173,6 +301,10 @@ class Stack:
         self.env.setdefault("SLACK_API_URL", self.url(self.ports.slack) + "/api/")
         self.env.setdefault("TRELLO_API_URL", self.url(self.ports.trello))
         self.env["PYTHONUNBUFFERED"] = "1"
+        self.run_id = uuid.uuid4().hex
+        self.env[RUN_ID_VARIABLE] = self.run_id
+        # Children are forked from this one thread: PR_SET_PDEATHSIG is tied to the forking thread.
+        self._launcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devstack-launcher")
 
     @staticmethod
     def url(port: int) -> str:
@@ -186,35 +318,48 @@ class Stack:
     def token(self) -> str:
         return self.env["INGEST_API_TOKEN"]
 
+    @property
+    def console_url(self) -> str:
+        return self.url(self.ports.console)
+
+    def wanted_ports(self) -> dict[str, int]:
+        """The ports this stack will listen on, by what listens there."""
+        wanted = {"ingest": self.ports.ingest, "ingest metrics": self.ports.ingest_metrics}
+        if self.local_aws:
+            wanted["AWS emulator"] = self.ports.aws
+        if self.local_slack:
+            wanted["Slack stand-in"] = self.ports.slack
+        if self.local_trello:
+            wanted["Trello stand-in"] = self.ports.trello
+        if self.with_console:
+            wanted["console"] = self.ports.console
+        for module in self.workers:
+            if port := self.worker_metrics_port(module.replace("_", "-")):
+                wanted[f"{module.replace('_', '-')} metrics"] = port
+        return wanted
+
     def start(self) -> Stack:
         """Start everything; on any failure stop what was started and re-raise."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            check_ports_free(self.wanted_ports())
             if self.local_aws:
+                aws = self.url(self.ports.aws)
                 self._launch(
                     Service(
                         "aws",
                         [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
-                        lambda _: http_answers(self.url(self.ports.aws) + "/moto-api/"),
+                        lambda s: (
+                            f"Running on {aws}" in s.own_log_text()
+                            and http_body_has(aws + "/moto-api/", b"<title>Moto</title>")
+                        ),
                     )
                 )
             self.provision()
             if self.local_slack:
-                self._launch(
-                    Service(
-                        "standin-slack",
-                        [PYTHON, "-m", "standins", "slack", "--port", str(self.ports.slack)],
-                        lambda _: http_ok(self.url(self.ports.slack) + "/_fake/requests"),
-                    )
-                )
+                self._launch(self._standin("slack", self.ports.slack))
             if self.local_trello:
-                self._launch(
-                    Service(
-                        "standin-trello",
-                        [PYTHON, "-m", "standins", "trello", "--port", str(self.ports.trello)],
-                        lambda _: http_ok(self.url(self.ports.trello) + "/_fake/requests"),
-                    )
-                )
+                self._launch(self._standin("trello", self.ports.trello))
             self._launch(
                 Service(
                     "ingest",
@@ -228,16 +373,36 @@ class Stack:
                         f"127.0.0.1:{self.ports.ingest}",
                         "ingest:create_app()",
                     ],
-                    lambda _: http_ok(self.ingest_url + "/readyz"),
+                    lambda _: (
+                        http_identifies(self.ingest_url + "/", "X-Service", "ticketrouter-ingest")
+                        and http_ok(self.ingest_url + "/readyz")
+                    ),
                     {"INGEST_METRICS_PORT": str(self.ports.ingest_metrics), **self.ingest_env},
                 )
             )
             for module in self.workers:
                 self.start_worker(module)
+            if self.with_console:
+                console = self._standin("console", self.ports.console)
+                console.env = {
+                    "INGEST_URL": self.ingest_url,
+                    "SLACK_STANDIN_URL": self.url(self.ports.slack) if self.local_slack else "",
+                    "TRELLO_STANDIN_URL": self.url(self.ports.trello) if self.local_trello else "",
+                }
+                self._launch(console)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _standin(self, kind: str, port: int) -> Service:
+        """A stand-in (or the console): ready once our process answers with its own name."""
+        url = self.url(port)
+        return Service(
+            "standin-" + kind if kind != "console" else "console",
+            [PYTHON, "-m", "standins", kind, "--port", str(port)],
+            lambda _: http_identifies(url + "/_fake/identity", "X-Service", f"ticketrouter-{kind}"),
+        )
 
     def start_worker(self, module: str, env: Mapping[str, str] | None = None) -> Service:
         """Start (or restart) one worker, with env on top of the stack's, and wait until its
@@ -247,7 +412,14 @@ class Stack:
         port = self.worker_metrics_port(name)
         service_env = {"WORKER_METRICS_PORT": str(port)} if port else {}
         service_env.update(env or {})
-        return self._launch(Service(name, [PYTHON, "-m", module], log_says("worker ready"), service_env))
+        return self._launch(Service(name, [PYTHON, "-m", module], self._worker_ready(port), service_env))
+
+    def _worker_ready(self, port: int | None) -> Callable[[Service], bool]:
+        """The loop runs and, with a metrics port, this worker (its log says so) serves /healthz there."""
+        loop_runs, serving = log_says("worker ready"), log_says("metrics and health served")
+        if not port:
+            return loop_runs
+        return lambda s: loop_runs(s) and serving(s) and http_ok(f"{self.url(port)}/healthz")
 
     def worker_metrics_port(self, name: str) -> int | None:
         """Where worker-slack, worker-trello or worker-s3 serves /metrics, /healthz and /readyz."""
@@ -263,13 +435,16 @@ class Stack:
             text=True,
             timeout=START_TIMEOUT_SECONDS,
         )
-        (self.log_dir / "provision.log").write_text(result.stderr + result.stdout)
+        # Its JSON log; stdout (the target line and a summary) is for people at a terminal.
+        (self.log_dir / "provision.log").write_text(result.stderr)
         if result.returncode != 0:
             raise RuntimeError(f"provisioning failed:\n{result.stderr}")
 
-    def _launch(self, service: Service) -> Service:
+    def _spawn(self, service: Service) -> None:
+        """Start the process and register it (in the launcher thread, out of reach of signals)."""
         service.log_path = self.log_dir / f"{service.name}.log"
         with service.log_path.open("ab") as log:
+            service.log_offset = log.tell()
             service.process = subprocess.Popen(
                 service.argv,
                 env={**self.env, **service.env},
@@ -277,9 +452,14 @@ class Stack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent(os.getpid()),
             )
         self.services.append(service)
+
+    def _launch(self, service: Service) -> Service:
+        self.progress(f"  starting {service.name} ...")
+        started = time.monotonic()
+        self._launcher.submit(self._spawn, service).result()
 
         def ready() -> bool:
             if not service.running():
@@ -289,6 +469,7 @@ class Stack:
             return service.ready(service)
 
         wait_until(ready, START_TIMEOUT_SECONDS, service.name)
+        self.progress(f"  {service.name} ready ({time.monotonic() - started:.1f} s)")
         return service
 
     def restart(self, name: str) -> Service:
@@ -324,10 +505,17 @@ class Stack:
                 _kill_leftovers(service.process.pid)
 
     def stop(self) -> None:
-        """Stop intake and workers first (they finish in-flight work), then what they talk to."""
+        """Stop intake and workers first (they finish in-flight work), then what they talk to;
+        then kill anything of this run that is still alive."""
+        self._launcher.submit(lambda: None).result()  # a start in progress registers first
         front = [s for s in self.services if s.name == "ingest" or s.name.startswith("worker-")]
         self._stop_together(front)
         self._stop_together([s for s in self.services if s not in front])
+        for pid in marked_processes(self.run_id):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def crashed(self) -> list[Service]:
         return [s for s in self.services if s.process is not None and s.process.poll() is not None]
@@ -342,10 +530,12 @@ class Stack:
 def describe(stack: Stack) -> str:
     """What the user needs to know once the stack is up."""
     env = stack.env
+    console = [f"  dev console     {stack.console_url}   (queues, deliveries, submit a test ticket)"]
     lines = [
         "Ticket router is running (Ctrl-C stops everything).",
         "",
-        f"  ingest API      {stack.ingest_url}   (POST /tickets, GET /healthz, GET /readyz)",
+        *(console if stack.with_console else []),
+        f"  ingest API      {stack.ingest_url}   (POST /tickets; docs: {stack.ingest_url}/docs)",
         f"  Slack           {env['SLACK_API_URL']}"
         + ("   stand-in page: " + stack.url(stack.ports.slack) if stack.local_slack else ""),
         f"  Trello          {env['TRELLO_API_URL']}"
@@ -360,25 +550,109 @@ def describe(stack: Stack) -> str:
         lines.append("Development defaults for unset variables:")
         lines += [f"  {name}={env[name]}" for name in stack.defaulted]
         lines.append("")
+    # A token from the environment may be a real one: never print it.
+    token = stack.token if "INGEST_API_TOKEN" in stack.defaulted else "$INGEST_API_TOKEN"
     lines += [
-        "Try it:  make demo",
-        f"   or:   curl -s -X POST {stack.ingest_url}/tickets -H 'Authorization: Bearer {stack.token}' \\",
+        "In another terminal, with no exports: make demo | make status | make dlq",
+        f'   or:   curl -s -X POST {stack.ingest_url}/tickets -H "Authorization: Bearer {token}" \\',
         "              -H 'Content-Type: application/json' \\",
         '              -d \'{"title": "Printer on fire", "priority": "high", "description": "Third floor"}\'',
     ]
     return "\n".join(lines)
 
 
+def state_lines(stack: Stack) -> list[str]:
+    """What `.dev/env` records for the ops commands: endpoints, and dev credentials only."""
+    state = {
+        "DEVSTACK_PID": str(os.getpid()),
+        "AWS_ENDPOINT_URL": stack.env["AWS_ENDPOINT_URL"],
+        "AWS_REGION": stack.env.get("AWS_REGION", "us-east-1"),
+        "INGEST_URL": stack.ingest_url,
+        "SLACK_STANDIN_URL": stack.url(stack.ports.slack) if stack.local_slack else "",
+        "TRELLO_STANDIN_URL": stack.url(stack.ports.trello) if stack.local_trello else "",
+        "CONSOLE_URL": stack.console_url if stack.with_console else "",
+        "DEV_LOG_DIR": str(stack.log_dir),
+    }
+    for name in ("QUEUE_HIGH", "QUEUE_MEDIUM", "QUEUE_LOW", "TICKETS_BUCKET", "LEDGER_BUCKET"):
+        if stack.env.get(name):
+            state[name] = stack.env[name]
+    # Secrets only where make dev made them up itself: a real one never lands in a file.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "INGEST_API_TOKEN"):
+        if name in stack.defaulted:
+            state[name] = stack.env[name]
+    return [f"{name}={value}" for name, value in state.items()]
+
+
+def write_state(path: Path, stack: Stack) -> None:
+    """Record the running stack for the ops commands (owner-only: it may hold dev credentials)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write("\n".join(state_lines(stack)) + "\n")
+
+
+def remove_state(path: Path) -> None:
+    """Remove the state file if it is this process's."""
+    try:
+        if f"DEVSTACK_PID={os.getpid()}\n" in path.read_text():
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def fresh_log_dir(logs: Path, keep: int = KEEP_LOG_RUNS) -> Path:
+    """A new folder for this run's logs; older runs beyond the last keep are removed."""
+    logs.mkdir(parents=True, exist_ok=True)
+    while True:
+        # Names sort in time order: the oldest are the first to go.
+        run = logs / datetime.now().strftime("%Y%m%d-%H%M%S.%f")
+        try:
+            run.mkdir()
+            break
+        except FileExistsError:
+            continue
+    runs = sorted(p for p in logs.iterdir() if p.is_dir() and not p.is_symlink())
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    latest = logs / "latest"
+    latest.unlink(missing_ok=True)
+    latest.symlink_to(run.name)
+    return run
+
+
+class StopRequested(Exception):
+    """SIGINT, SIGTERM or SIGHUP arrived: stop the stack."""
+
+
 def main() -> int:
-    stack = Stack(log_dir=ROOT / ".dev" / "logs", ports=Ports.from_env(os.environ))
+    env = with_dotenv(os.environ)
+    state = (ROOT / state_dir(env)).resolve()
+    stopping = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+        # Only the first signal interrupts; later ones (a second Ctrl-C, make passing the
+        # group's SIGTERM on) must not abandon a stop that is under way.
+        nonlocal stopping
+        if stopping:
+            print(f"(signal {signum} ignored: already stopping)", file=sys.stderr, flush=True)
+            return
+        stopping = True
+        raise StopRequested
 
-    signal.signal(signal.SIGTERM, on_signal)
-    print("Starting the ticket router (moto, stand-ins, ingest, workers)...", flush=True)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    stack = Stack(
+        log_dir=state / "logs",
+        ports=Ports.from_env(env),
+        env=env,
+        with_console=True,
+        progress=lambda line: print(line, flush=True),
+    )
     try:
+        stack.log_dir = fresh_log_dir(state / "logs")
+        print("Starting the ticket router (moto, stand-ins, ingest, workers, console)...", flush=True)
         stack.start()
+        write_state(state / "env", stack)
         print(describe(stack), flush=True)
         while not (crashed := stack.crashed()):
             time.sleep(0.5)
@@ -389,13 +663,15 @@ def main() -> int:
                 file=sys.stderr,
             )
         return 1
-    except KeyboardInterrupt:
+    except StopRequested:
         print("\nStopping...", flush=True)
         return 0
     except (RuntimeError, TimeoutError) as error:
         print(f"Start-up failed: {error}", file=sys.stderr)
         return 1
     finally:
+        stopping = True
+        remove_state(state / "env")
         stack.stop()
         print("All processes stopped.", flush=True)
 

@@ -15,7 +15,7 @@ import requests
 from botocore.config import Config
 
 from devstack import Ports, Stack
-from tests.conftest import _OUTSIDE_ENV
+from tests.conftest import _OUTSIDE_ENV, OUTSIDE_DOTENV, OUTSIDE_STATE
 from tests.support import free_port, wait_until
 from ticketrouter.ticket import Priority
 
@@ -36,6 +36,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def stack_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_ENV}
     env.update(SECRETS, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    # Never the developer's .env or running make dev.
+    env.update(ENV_FILE=str(OUTSIDE_DOTENV), DEV_STATE_DIR=str(OUTSIDE_STATE))
     # Quick retries keep fault tests short; the defaults are for production.
     env["WORKER_RETRY_BASE_SECONDS"] = "1"
     return env
@@ -49,6 +51,7 @@ def free_ports() -> Ports:
         trello=free_port(),
         worker_metrics=(free_port(), free_port(), free_port()),
         ingest_metrics=free_port(),
+        console=free_port(),
     )
 
 

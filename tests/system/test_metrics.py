@@ -125,6 +125,9 @@ def test_status_shows_depths_and_the_last_deliveries(router: Router):
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["priority", "queue", "visible", "in", "flight", "DLQ", "oldest", "waiting*"]
+    assert (
+        lines[0] == f"target: AWS_ENDPOINT_URL={router.stack.env['AWS_ENDPOINT_URL']} (from the environment)"
+    )
+    assert lines[1].split() == ["priority", "queue", "visible", "in", "flight", "DLQ", "oldest", "waiting*"]
     assert any(line.startswith("low") and "tickets-low" in line for line in lines)
     assert any(tid in line and "s3://" in line for line in lines)

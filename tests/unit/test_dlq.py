@@ -60,11 +60,13 @@ def test_redrive_moves_messages_back_and_resets_the_ledger(env):
     assert ledger.get(ticket.id)["status"] == "queued"
 
 
-def test_the_cli_lists_and_redrives(env, capsys):
+def test_the_cli_lists_and_redrives(env, capsys, monkeypatch):
+    monkeypatch.setenv("TARGET", "aws")  # moto's in-process AWS: the CLI goes there only when told
     sqs, pair, _ = env
     park(sqs, pair, make_ticket().to_message(), "trello refused")
     assert main(["list", "--priority", "high"]) == 0
-    assert "high: 1 parked" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out.startswith("target: REAL AWS (TARGET=aws)") and "high: 1 parked" in out
     assert main(["redrive", "--priority", "high"]) == 0
     assert "1 message(s) moved back" in capsys.readouterr().out
 

@@ -133,3 +133,23 @@ def test_slow_mode_delays_answers_until_turned_off(slack_url):
     assert time.monotonic() - started >= 0.3
     requests.post(f"{slack_url}/_fake/slow", json={"seconds": 0}, timeout=5)
     assert requests.post(f"{slack_url}/_fake/slow", json={"seconds": "x"}, timeout=5).status_code == 400
+
+
+def test_the_slack_page_shows_a_message_as_slack_does(slack_url):
+    from ticketrouter.ticket import Ticket, parse_submission
+    from worker_slack.message import fallback_text, message_blocks
+
+    ticket = Ticket.from_submission(parse_submission(
+        {"title": "Printer <b>on</b> fire", "priority": "high", "description": "Ask *Bob* & <!channel>",
+         "requester": "Ann Example"}
+    ))  # fmt: skip
+    auth = {"Authorization": "Bearer xoxb-1"}
+    requests.post(f"{slack_url}/api/auth.test", headers=auth, timeout=5)
+    message = {"channel": "#t", "text": fallback_text(ticket), "blocks": message_blocks(ticket)}
+    requests.post(f"{slack_url}/api/chat.postMessage", json=message, headers=auth, timeout=5)
+    page = requests.get(slack_url, timeout=5).text
+    assert "&amp;lt;" not in page  # entities decoded once, never shown raw
+    assert "Printer &lt;b&gt;on&lt;/b&gt; fire" in page  # the title as typed, not as a bold tag
+    assert "Ask <b>Bob</b> &amp; &lt;!channel&gt;" in page  # mrkdwn bold; the escaped ping stays text
+    assert ticket.id in page and "Ann Example" in page and "🚨 high" in page
+    assert "channel: \n" not in page and "channel: <" not in page  # no empty channel row for auth.test

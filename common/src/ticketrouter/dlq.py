@@ -22,6 +22,7 @@ from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, DELIVERING, QUEUED, Le
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, QueuePair
 from ticketrouter.redaction import redact
+from ticketrouter.target import choose
 from ticketrouter.ticket import Priority, Ticket
 
 log = logging.getLogger("ticketrouter.dlq")
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--priority", choices=[p.value for p in Priority], help="default: all (list only)")
     parser.add_argument("--limit", type=int, default=MAX_MESSAGES, help="redrive at most this many")
     args = parser.parse_args(argv)
+    choose()
     settings = RouterSettings.load()
     configure_logging("dlq", settings.log_level)
     if args.command == "redrive" and not args.priority:

@@ -17,6 +17,7 @@ from ticketrouter.aws import aws_client, error_code
 from ticketrouter.config import RouterSettings
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import ensure_queue_pair
+from ticketrouter.target import choose
 from ticketrouter.ticket import Priority
 
 log = logging.getLogger("ticketrouter.provision")
@@ -78,6 +79,7 @@ def provision(settings: RouterSettings) -> dict[str, Any]:
 
 
 def main() -> int:
+    choose()
     settings = RouterSettings.load()
     configure_logging("provision", settings.log_level)
     try:

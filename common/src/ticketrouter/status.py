@@ -17,6 +17,7 @@ from ticketrouter.config import RouterSettings
 from ticketrouter.ledger import DELIVERED, FAILED, QUEUED, Ledger
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, message_counts
+from ticketrouter.target import choose
 from ticketrouter.ticket import Priority
 
 RECENT = 200
@@ -76,6 +77,7 @@ def render(settings: RouterSettings) -> str:
 
 
 def main() -> int:
+    choose()
     settings = RouterSettings.load()
     configure_logging("status", settings.log_level)
     try:

@@ -27,6 +27,7 @@ EXIT_OK = 0
 EXIT_QUEUE_UNREACHABLE = 1
 EXIT_DESTINATION_UNUSABLE = 2
 EXIT_CONFIGURATION = 3
+EXIT_METRICS_PORT_UNAVAILABLE = 4
 EXIT_UNHANDLED = 70  # sysexits' EX_SOFTWARE: the loop died of an unexpected exception (logged)
 
 S = TypeVar("S", bound=WorkerSettings)
@@ -83,9 +84,16 @@ def run_worker(
     # Alive while the loop polls: a long poll, then a slow batch of deliveries, with room to spare.
     health = Health(max_silence_seconds=2 * settings.worker_wait_seconds + 120)
     if settings.worker_metrics_port is not None:
+        try:
+            server = serve_observability(settings.worker_metrics_port, health, settings.worker_metrics_host)
+        except OSError as error:
+            log.critical(
+                "metrics port unavailable; not starting",
+                extra={"port": settings.worker_metrics_port, "error": str(error)},
+            )
+            return EXIT_METRICS_PORT_UNAVAILABLE
         name = settings.queue_name(priority)
         watch_queue(sqs, queues, (name, dlq_name(name)), health, settings.worker_queue_metrics_seconds)
-        server = serve_observability(settings.worker_metrics_port, health, settings.worker_metrics_host)
         log.info("metrics and health served", extra={"port": server.server_port})
     consumer = Consumer(sqs, queues, destination, ledger, ConsumerOptions.from_settings(settings), health)
     install_signal_handlers(consumer)

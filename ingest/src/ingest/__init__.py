@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 
-from ingest import apidoc, health, metrics, teams, tickets
+from ingest import apidoc, health, index, metrics, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.ratelimit import init_rate_limits
 from ingest.settings import IngestSettings
@@ -45,6 +45,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # /metrics is not served here but on INGEST_METRICS_PORT, off the public port (gunicorn.conf.py).
     limiter = init_rate_limits(app, settings)
     limiter.exempt(health.healthz)  # liveness must answer whoever asks, however often
+    index.register(app)
     app.before_request(_start_timer)
     app.after_request(_log_request)
     return app

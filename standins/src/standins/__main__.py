@@ -1,4 +1,5 @@
-"""python -m standins {slack,trello} [--host H] [--port P]: serve a stand-in until SIGTERM/Ctrl-C."""
+"""python -m standins {slack,trello,console} [--host H] [--port P]: serve a stand-in (or the dev
+console) until SIGTERM/Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from standins import slack, trello
+from standins import console, slack, trello
 from ticketrouter.logs import configure_logging
 
-APPS = {"slack": (slack.create_app, 9001), "trello": (trello.create_app, 9002)}
+APPS = {
+    "slack": (slack.create_app, 9001),
+    "trello": (trello.create_app, 9002),
+    "console": (console.create_app, 9000),
+}
+PORT_VARIABLES = {"slack": "SLACK_STANDIN_PORT", "trello": "TRELLO_STANDIN_PORT", "console": "CONSOLE_PORT"}
 log = logging.getLogger("standins")
 
 
@@ -27,13 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m standins", description=__doc__)
     parser.add_argument("service", choices=sorted(APPS))
     parser.add_argument("--host", default=os.environ.get("STANDIN_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, help="0 picks a free port (default 9001 slack, 9002 trello)")
+    parser.add_argument(
+        "--port", type=int, help="0 picks a free port (default 9001 slack, 9002 trello, 9000 console)"
+    )
     args = parser.parse_args(argv)
     create_app, default_port = APPS[args.service]
     port = (
         args.port
         if args.port is not None
-        else int(os.environ.get(f"{args.service.upper()}_STANDIN_PORT", default_port))
+        else int(os.environ.get(PORT_VARIABLES[args.service]) or default_port)
     )
     configure_logging(f"standin-{args.service}", os.environ.get("LOG_LEVEL", "INFO"))
     server = make_server(args.host, port, create_app(), threaded=True)

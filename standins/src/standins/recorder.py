@@ -138,6 +138,12 @@ def list_requests():
     return jsonify(_recorder().requests())
 
 
+@control.get("/identity")
+def identity():
+    """Who answers here: `make dev` checks it before it calls a stand-in ready."""
+    return jsonify({"service": current_app.config["SERVICE"]})
+
+
 @control.delete("/requests")
 def clear_requests():
     _recorder().clear()
@@ -229,7 +235,7 @@ def _answer(failure: PlannedFailure) -> Response:
 def _start_api_call() -> Response | None:
     """Before an API call: note the time, wait if told to (slow, held), and answer with a
     planned failure if there is one (after the call's effect, for an `apply` failure)."""
-    if request.path.startswith(CONTROL_PREFIX) or request.path == "/":
+    if request.path.startswith((CONTROL_PREFIX, "/static/")) or request.path == "/":
         return None
     g.received_at = time.time()
     if _recorder().delay_seconds:
@@ -265,6 +271,12 @@ def _record_api_call(response: Response) -> Response:
     return response
 
 
+def label_service(response: Response) -> Response:
+    """Every answer names the service, so a check can tell ours from another server on the port."""
+    response.headers["X-Service"] = current_app.config["SERVICE"]
+    return response
+
+
 def create_standin_app(
     name: str,
     api: Blueprint,
@@ -279,6 +291,8 @@ def create_standin_app(
     app.extensions["recorder"] = Recorder()
     app.before_request(_start_api_call)
     app.after_request(_record_api_call)
+    app.config["SERVICE"] = f"ticketrouter-{name.lower()}"
+    app.after_request(label_service)
     app.register_blueprint(control)
     app.register_blueprint(api)
 

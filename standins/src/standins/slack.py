@@ -8,7 +8,9 @@ import time
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from markupsafe import Markup
 
+from standins.blockkit import decode_entities, render_message
 from standins.recorder import create_standin_app, request_body
 
 api = Blueprint("slack_api", __name__, url_prefix="/api")
@@ -127,13 +129,17 @@ def default_failure_body(status: int) -> Any:
     return "Internal Server Error" if status >= 500 else {"ok": False, "error": "fatal_error"}
 
 
-def summarize(entry: dict[str, Any]) -> tuple[str, str]:
-    """Title and detail of a recorded call for the HTML page."""
+def summarize(entry: dict[str, Any]) -> tuple[str, Markup | str]:
+    """Title and detail of a recorded call for the HTML page: a posted message as Slack shows it."""
     body = entry["body"] if isinstance(entry["body"], dict) else {}
+    if entry["path"] != "/api/chat.postMessage":
+        return "", ""
     blocks = body.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
     header = next((b["text"]["text"] for b in blocks if b.get("type") == "header"), "")
-    sections = [b["text"]["text"] for b in blocks if b.get("type") == "section" and "text" in b]
-    return header or body.get("text", ""), "\n".join([f"channel: {body.get('channel', '')}", *sections])
+    channel = Markup('<div class="bk-channel">channel {}</div>').format(body.get("channel", ""))
+    return header or decode_entities(str(body.get("text", ""))), channel + render_message(body)
 
 
 def create_app() -> Flask:

@@ -1,4 +1,5 @@
-"""Stand-in for the Trello REST API subset the Trello worker uses: POST /1/cards, GET /1/lists/{id}."""
+"""Stand-in for the Trello REST API subset the Trello worker uses (POST /1/cards, GET /1/lists/{id})
+and `make trello-discover` reads (boards, their lists and labels)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from standins.recorder import create_standin_app, request_body
 
 api = Blueprint("trello_api", __name__, url_prefix="/1")
-BOARD_ID = "b" * 24  # every list of the stand-in is on this one board
 _OAUTH_FIELD = re.compile(r'(oauth_consumer_key|oauth_token)="([^"]*)"')
 
 
@@ -33,7 +33,7 @@ def _text(status: int, text: str) -> Response:
 def get_list(list_id: str):
     if not _authorized():
         return _text(401, "invalid key")
-    return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": BOARD_ID})
+    return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": BOARD["id"]})
 
 
 @api.post("/cards")
@@ -71,12 +71,46 @@ def list_cards(list_id: str):
     return jsonify([card for card in _cards() if card["idList"] == list_id])
 
 
+# One board with the list the dev stack uses and a label per priority, for `make trello-discover`.
+BOARD = {"id": "b" * 24, "name": "Tickets (stand-in)", "url": "http://stand-in/b/tickets"}
+LABELS = [
+    {"id": "dev-label-high", "name": "High", "color": "red"},
+    {"id": "dev-label-medium", "name": "Medium", "color": "orange"},
+    {"id": "dev-label-low", "name": "Low", "color": "sky"},
+]
+
+
+@api.get("/members/me/boards")
+def my_boards():
+    if not _authorized():
+        return _text(401, "invalid key")
+    return jsonify([BOARD])
+
+
+@api.get("/boards/<board_id>/lists")
+def board_lists(board_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    if board_id != BOARD["id"]:
+        return _text(404, "board not found")
+    return jsonify([{"id": "dev-list", "name": "Tickets (stand-in)", "closed": False}])
+
+
+@api.get("/boards/<board_id>/labels")
+def board_labels(board_id: str):
+    if not _authorized():
+        return _text(401, "invalid key")
+    if board_id != BOARD["id"]:
+        return _text(404, "board not found")
+    return jsonify(LABELS)
+
+
 @api.get("/boards/<board_id>/cards/<card_filter>")
 def board_cards(board_id: str, card_filter: str):
     """The board's cards (this stand-in archives none), created since the `since` card id."""
     if not _authorized():
         return _text(401, "invalid key")
-    if board_id != BOARD_ID or card_filter not in {"all", "open", "closed", "visible"}:
+    if board_id != BOARD["id"] or card_filter not in {"all", "open", "closed", "visible"}:
         return _text(404, "board not found")
     since = request.args.get("since", "")
     limit = int(request.args.get("limit", 1000))
