@@ -14,7 +14,9 @@ from ticketrouter.ticket import Ticket, parse_submission
 
 
 @pytest.fixture
-def env():
+def env(monkeypatch):
+    # moto's in-process AWS: the CLI goes there only when told (TARGET=aws).
+    monkeypatch.setenv("TARGET", "aws")
     with mock_aws():
         sqs = boto3.client("sqs", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
