@@ -13,7 +13,7 @@ COMPOSE ?= docker compose
 # Compose reads .env itself; make only needs the profile, and defaults to the offline stack.
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
-.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser trello-discover lint \
+.PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser trello-discover check-live lint \
 	up down logs ps tunnel bench bench-localstack audit constraints clean \
 	deploy-aws destroy-aws images-push deploy-localstack
 
@@ -66,6 +66,9 @@ provision-aws: venv ## The same provisioning against real AWS (credentials from 
 
 trello-discover: venv ## List your Trello boards, lists and labels with the ids for .env (TRELLO_KEY, TRELLO_TOKEN)
 	$(PY) scripts/trello_discover.py $(if $(BOARD),--board "$(BOARD)")
+
+check-live: venv ## Check the live configuration without sending a ticket: Slack, Trello, AWS (TARGET=aws: real AWS)
+	$(PY) scripts/check_live.py
 
 up: ## Build and start the container stack (profiles from .env; default offline) and wait until healthy
 	$(COMPOSE) up -d --build --wait

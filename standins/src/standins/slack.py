@@ -1,4 +1,5 @@
-"""Stand-in for the Slack Web API subset the Slack worker uses: auth.test, chat.postMessage."""
+"""Stand-in for the Slack Web API subset the Slack worker uses (auth.test, chat.postMessage,
+conversations.history) and `make check-live` reads (auth.test's scopes, conversations.info)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from standins.recorder import create_standin_app, request_body
 
 api = Blueprint("slack_api", __name__, url_prefix="/api")
 _ts_counter = itertools.count(1)
-DEFAULT_SCOPES = ("chat:write", "channels:history")
+DEFAULT_SCOPES = ("chat:write", "channels:history", "channels:read")
+# The workspace's channels, by id (conversations.info knows ids only, as Slack's does): one the
+# bot is in, a private one it is in, and a public one it was never invited to.
+CHANNELS = {
+    "C0TICKETS1": {"name": "tickets-high", "is_private": False, "is_member": True},
+    "C0PRIVATE1": {"name": "tickets-private", "is_private": True, "is_member": True},
+    "C0GENERAL1": {"name": "general", "is_private": False, "is_member": False},
+}
 
 
 def _token() -> str | None:
@@ -35,7 +43,7 @@ def _fail(error: str):
 def auth_test():
     if not _token():
         return _fail("not_authed")
-    return jsonify(
+    response = jsonify(
         {
             "ok": True,
             "url": request.host_url,
@@ -44,6 +52,28 @@ def auth_test():
             "team_id": "T00000000",
             "user_id": "U00000000",
             "bot_id": "B00000000",
+        }
+    )
+    # Slack names the token's scopes in this header of every Web API answer.
+    response.headers["x-oauth-scopes"] = ",".join(sorted(_scopes()))
+    return response
+
+
+@api.route("/conversations.info", methods=["GET", "POST"])
+def conversations_info():
+    """A channel by id; a private one only to a member (others get channel_not_found, as on Slack)."""
+    if not _token():
+        return _fail("not_authed")
+    params = {**request.args.to_dict(), **(request_body() if isinstance(request_body(), dict) else {})}
+    channel = CHANNELS.get(str(params.get("channel", "")))
+    if channel is None or (channel["is_private"] and not channel["is_member"]):
+        return _fail("channel_not_found")
+    if ("groups:read" if channel["is_private"] else "channels:read") not in _scopes():
+        return _fail("missing_scope")
+    return jsonify(
+        {
+            "ok": True,
+            "channel": {"id": params["channel"], "is_channel": True, "is_archived": False, **channel},
         }
     )
 

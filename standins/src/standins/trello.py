@@ -1,5 +1,5 @@
 """Stand-in for the Trello REST API subset the Trello worker uses (POST /1/cards, GET /1/lists/{id})
-and `make trello-discover` reads (boards, their lists and labels)."""
+and `make trello-discover` and `make check-live` read (the member, boards, their lists and labels)."""
 
 from __future__ import annotations
 
@@ -78,6 +78,13 @@ LABELS = [
     {"id": "dev-label-medium", "name": "Medium", "color": "orange"},
     {"id": "dev-label-low", "name": "Low", "color": "sky"},
 ]
+
+
+@api.get("/members/me")
+def me():
+    if not _authorized():
+        return _text(401, "invalid key")
+    return jsonify({"id": "c" * 24, "username": "ticketrouter", "fullName": "Ticket Router (stand-in)"})
 
 
 @api.get("/members/me/boards")

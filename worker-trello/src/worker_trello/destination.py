@@ -59,6 +59,11 @@ def trello_session(max_retries: int, backoff_factor: float = 1.0) -> requests.Se
     return session
 
 
+def auth_header(key: str, token: str) -> dict[str, str]:
+    """Key and token in the Authorization header, so the secrets never appear in a URL or log."""
+    return {"Authorization": f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'}
+
+
 def _never_connected(error: requests.RequestException) -> bool:
     """True when the request provably never reached Trello (refused, DNS, connect timeout)."""
     if isinstance(error, requests.ConnectTimeout):
@@ -116,8 +121,7 @@ class TrelloDestination:
         self.labels = dict(labels or {})
         self.timeout = timeout
         self.board_id: str | None = None  # learnt from the list; cards may move between its lists
-        # In a header rather than the query string, so the secrets never appear in a URL or log.
-        self._auth = {"Authorization": f'OAuth oauth_consumer_key="{key}", oauth_token="{token}"'}
+        self._auth = auth_header(key, token)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer; raises PermanentDeliveryError, NotSentError or OutcomeUnknownError."""
