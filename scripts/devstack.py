@@ -1,6 +1,6 @@
 """The whole router on one machine without Docker: `make dev`.
 
-Starts an AWS emulator (moto server), provisions queues and bucket, the Slack and
+Starts an AWS emulator (MiniStack: see emulator.py), provisions queues and bucket, the Slack and
 Trello stand-ins, gunicorn ingest and the three workers; prints where to look; stops
 every process it started on Ctrl-C or SIGTERM. The system tests use the same Stack.
 
@@ -25,6 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+
+from emulator import Emulator, chosen_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -161,6 +163,7 @@ class Stack:
 
     def __post_init__(self) -> None:
         self.local_aws = "AWS_ENDPOINT_URL" not in self.env
+        self.emulator: Emulator | None = None  # chosen at start, when AWS is local
         self.local_slack = "SLACK_API_URL" not in self.env
         self.local_trello = "TRELLO_API_URL" not in self.env
         self.defaulted = sorted(name for name in DEV_DEFAULTS if not self.env.get(name))
@@ -188,11 +191,13 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             if self.local_aws:
+                self.emulator = chosen_emulator(self.env)
                 self._launch(
                     Service(
                         "aws",
-                        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
-                        lambda _: http_answers(self.url(self.ports.aws) + "/moto-api/"),
+                        self.emulator.argv(self.ports.aws),
+                        lambda _: http_answers(self.url(self.ports.aws) + self.emulator.health_path),
+                        self.emulator.env(self.ports.aws),
                     )
                 )
             self.provision()
@@ -347,7 +352,8 @@ def describe(stack: Stack) -> str:
         + ("   stand-in page: " + stack.url(stack.ports.slack) if stack.local_slack else ""),
         f"  Trello          {env['TRELLO_API_URL']}"
         + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
-        f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}" + ("   (moto server)" if stack.local_aws else ""),
+        f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}"
+        + (f"   ({stack.emulator.name})" if stack.emulator else ""),
         f"  metrics         {stack.ingest_url}/metrics, workers on "
         + ", ".join(f"{stack.url(p)}/metrics" for p in stack.ports.worker_metrics),
         f"  logs            {stack.log_dir}/",
@@ -373,7 +379,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
-    print("Starting the ticket router (moto, stand-ins, ingest, workers)...", flush=True)
+    print("Starting the ticket router (AWS emulator, stand-ins, ingest, workers)...", flush=True)
     try:
         stack.start()
         print(describe(stack), flush=True)
