@@ -105,6 +105,23 @@ def test_delivered_messages_are_deleted_and_content_is_intact(sqs, queues, ledge
     assert counts(sqs, queues.url) == (0, 0)
 
 
+def sqs_calls(sqs) -> list[str]:
+    """The SQS operations the client makes from now on, by name."""
+    calls: list[str] = []
+    sqs.meta.events.register("before-call.sqs.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_batch_settled_messages_leave_in_one_delete_and_a_retry_stays(sqs, queues, ledger):
+    for title in ("a", "b", "transient", "c"):
+        send(sqs, queues, ticket(title).to_message())
+    calls = sqs_calls(sqs)
+    result = Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
+    assert (result[Outcome.DELIVERED], result[Outcome.RETRY]) == (3, 1)
+    assert calls.count("DeleteMessageBatch") == 1 and "DeleteMessage" not in calls
+    assert counts(sqs, queues.url) == (0, 1)  # the retry is hidden for its backoff, not deleted
+
+
 def test_a_transient_failure_leaves_the_message_for_a_later_retry(sqs, queues, ledger):
     send(sqs, queues, ticket("transient").to_message())
     result = Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
