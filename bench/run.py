@@ -283,6 +283,7 @@ def isolation_run(bench: Bench, shared: bool, args: argparse.Namespace) -> tuple
     low_queue, medium_queue = (SHARED_QUEUE, SHARED_QUEUE) if shared else ("tickets-low", "tickets-medium")
     queues = {low_queue, medium_queue}
     backlog = {"low": bench.tickets("low", args.low), "medium": bench.tickets("medium", args.medium)}
+    bench.record(backlog["low"] + backlog["medium"])  # as ingest would have
     bench.enqueue(low_queue, backlog["low"])
     bench.enqueue(medium_queue, backlog["medium"])
     ingest_rate, _ = bench.ingest_load(args.ingest_posts, args.clients)

@@ -2,15 +2,16 @@
 
 The loop owns the bookkeeping; the destination adapter only delivers one ticket. A received
 batch is delivered concurrently (up to the destination's bound), and the messages it settled
-are deleted together in one DeleteMessageBatch once the whole batch is done: a crash before
-that delete leaves messages whose ledger record is settled, which the next receive drops.
+are deleted together in one DeleteMessageBatch once the whole batch is done, while the next
+batch is received: a crash before that delete leaves messages whose ledger record is settled,
+which the next receive drops.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,8 +104,11 @@ class Consumer:
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         try:
-            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
-                self._loop(counts, pool)
+            with (
+                ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool,
+                ThreadPoolExecutor(1, thread_name_prefix="delete") as deleter,
+            ):
+                self._loop(counts, pool, deleter)
         except Exception:  # noqa: BLE001 — the last resort: say so once, loudly, and stop cleanly
             # The message in hand stays on the queue; SQS hands it out again (and parks it
             # after the receive count), so a bug that one ticket triggers cannot loop forever.
@@ -116,22 +120,36 @@ class Consumer:
         )
         return counts
 
-    def _loop(self, counts: dict[Outcome, int], pool: ThreadPoolExecutor) -> None:
-        while not self.stopping:
-            if self.health:
-                self.health.beat()
-            messages = self.receive()
-            if not messages and self.options.burst:
-                break
-            for outcome in self.handle_batch(messages, pool):
-                counts[outcome] += 1
+    def _loop(
+        self, counts: dict[Outcome, int], pool: ThreadPoolExecutor, deleter: ThreadPoolExecutor
+    ) -> None:
+        # A batch's delete runs while the next batch is received: one call's round trip less per
+        # batch. At most one delete is outstanding; the last one finishes before the loop returns.
+        deleting: Future[None] | None = None
+        try:
+            while not self.stopping:
+                if self.health:
+                    self.health.beat()
+                messages = self.receive()
+                if not messages and self.options.burst:
+                    break
+                handled = self.handle_batch(messages, pool)
+                if deleting is not None:
+                    deleting.result()
+                deleting = deleter.submit(self.delete_batch, [m for m, h in handled if h.delete])
+                for _, result in handled:
+                    counts[result.outcome] += 1
+        finally:
+            if deleting is not None:
+                deleting.result()
 
-    def handle_batch(self, messages: list[dict[str, Any]], pool: ThreadPoolExecutor) -> list[Outcome]:
-        """Deliver a batch concurrently (up to the pool's size), then delete what it settled at once."""
+    def handle_batch(
+        self, messages: list[dict[str, Any]], pool: ThreadPoolExecutor
+    ) -> list[tuple[dict[str, Any], Handled]]:
+        """Deliver a batch concurrently (up to the pool's size); the caller deletes what it settled."""
         futures = [pool.submit(self._handle_unless_stopping, message) for message in messages]
         handled = [(message, future.result()) for message, future in zip(messages, futures, strict=True)]
-        self.delete_batch([message for message, result in handled if result is not None and result.delete])
-        return [result.outcome for _, result in handled if result is not None]
+        return [(message, result) for message, result in handled if result is not None]
 
     def _handle_unless_stopping(self, message: dict[str, Any]) -> Handled | None:
         if self.stopping:
