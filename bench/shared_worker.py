@@ -1,6 +1,7 @@
-"""The design the router replaces: every ticket on one queue, drained by one worker that
-hands each ticket to its destination. Same consumer loop, ledger and adapters as the real
-workers; only the routing differs. Used by bench/run.py for the isolation comparison.
+"""The design the router replaces: every ticket on one queue, drained by workers that hand
+each ticket to its destination. Same consumer loop, ledger and adapters as the real workers;
+only the routing differs. bench/run.py runs three of them (as many as the router's workers),
+each with WORKER_CONCURRENCY=5, so that they have the router's 15 deliveries in flight.
 """
 
 import sys
@@ -23,7 +24,7 @@ class RoutingDestination:
     """Delivers each ticket to the destination of its priority."""
 
     name = "shared"
-    max_concurrency = 1  # the design it stands for: one ticket at a time
+    max_concurrency = 1  # bench/run.py raises it with WORKER_CONCURRENCY
     can_find = True
 
     def __init__(self, settings: SharedSettings) -> None:

@@ -1,6 +1,6 @@
 """The whole router on one machine without Docker: `make dev`.
 
-Starts an AWS emulator (moto server), provisions queues and bucket, the Slack and
+Starts an AWS emulator (MiniStack: see emulator.py), provisions queues and bucket, the Slack and
 Trello stand-ins, gunicorn ingest and the three workers; prints where to look; stops
 every process it started on Ctrl-C or SIGTERM. The system tests use the same Stack.
 
@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+
+from emulator import Emulator, chosen_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "common" / "src"))
@@ -292,6 +294,7 @@ class Stack:
             if not self.env.get(name):
                 self.env.pop(name, None)
         self.local_aws = "AWS_ENDPOINT_URL" not in self.env
+        self.emulator: Emulator | None = None  # chosen at start, when AWS is local
         self.local_slack = "SLACK_API_URL" not in self.env
         self.local_trello = "TRELLO_API_URL" not in self.env
         self.defaulted = sorted(name for name in DEV_DEFAULTS if not self.env.get(name))
@@ -344,15 +347,13 @@ class Stack:
         try:
             check_ports_free(self.wanted_ports())
             if self.local_aws:
-                aws = self.url(self.ports.aws)
+                self.emulator = chosen_emulator(self.env)
                 self._launch(
                     Service(
                         "aws",
-                        [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.aws)],
-                        lambda s: (
-                            f"Running on {aws}" in s.own_log_text()
-                            and http_body_has(aws + "/moto-api/", b"<title>Moto</title>")
-                        ),
+                        self.emulator.argv(self.ports.aws),
+                        lambda _: http_answers(self.url(self.ports.aws) + self.emulator.health_path),
+                        self.emulator.env(self.ports.aws),
                     )
                 )
             self.provision()
@@ -540,7 +541,8 @@ def describe(stack: Stack) -> str:
         + ("   stand-in page: " + stack.url(stack.ports.slack) if stack.local_slack else ""),
         f"  Trello          {env['TRELLO_API_URL']}"
         + ("   stand-in page: " + stack.url(stack.ports.trello) if stack.local_trello else ""),
-        f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}" + ("   (moto server)" if stack.local_aws else ""),
+        f"  AWS endpoint    {env['AWS_ENDPOINT_URL']}"
+        + (f"   ({stack.emulator.name})" if stack.emulator else ""),
         f"  metrics         {stack.url(stack.ports.ingest_metrics)}/metrics (ingest), workers on "
         + ", ".join(f"{stack.url(p)}/metrics" for p in stack.ports.worker_metrics),
         f"  logs            {stack.log_dir}/",

@@ -14,7 +14,12 @@ faulted, the others always pass:
   for it).
 
 ``seen`` lists the request line (method, path) of every request, faulted or not, so a test
-can count the calls that reached the upstream.
+can count the calls that reached the upstream; ``calls`` counts them by operation (the SQS
+action, or ``S3 <method>``).
+
+Latency, independent of the mode: ``set_latency(0.02)`` delays every request (matched or not)
+by that many seconds before it is forwarded, as a real AWS endpoint's round trip would; the
+benchmark uses it to show what concurrency buys where calls are slow.
 
 One HTTP/1.1 request at a time per connection (botocore never pipelines); bodies by
 Content-Length or chunked; ``Expect: 100-continue`` is answered by the proxy itself.
@@ -25,6 +30,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from enum import Enum
 
@@ -53,6 +60,14 @@ def sqs_action(action: str) -> Matcher:
 
 
 SEND_MESSAGE = sqs_action("SendMessage")
+
+
+def operation(head: bytes) -> str:
+    """The SQS action of a request (JSON protocol) or, for anything else, "S3 <method>"."""
+    target = _headers(head).get("x-amz-target", "")
+    if target.lower().startswith("amazonsqs."):
+        return target.split(".", 1)[1]
+    return f"S3 {head.partition(b' ')[0].decode('latin-1')}"
 
 
 def request_to(method: str, path_prefix: str) -> Matcher:
@@ -154,6 +169,8 @@ class FaultProxy:
         self.faulted = 0  # requests forwarded whose answer the client never got
         self.holding = 0  # requests waiting to be forwarded (HOLD_REQUESTS)
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request
+        self.calls: Counter[str] = Counter()  # requests by operation()
+        self.latency = 0.0  # seconds added before forwarding each request
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._stopped = False
@@ -179,6 +196,11 @@ class FaultProxy:
             self._stop_listening(keep_port=True)
         elif previous is Mode.REFUSE and mode is not Mode.REFUSE:
             self._start_listening()
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every request by seconds before forwarding it (0: no delay)."""
+        with self._lock:
+            self.latency = seconds
 
     def start(self) -> FaultProxy:
         self._start_listening()
@@ -264,6 +286,8 @@ class FaultProxy:
         method, path = head.decode("latin-1").split(" ", 2)[:2]
         with self._changed:
             self.seen.append((method, path))
+            self.calls[operation(head)] += 1
+            latency = self.latency
             matched = self.matcher(head, body)
             if matched and self.mode is Mode.FAIL:
                 client.sendall(_FAILED)
@@ -272,6 +296,8 @@ class FaultProxy:
                 self.holding += 1
                 self._changed.wait_for(lambda: self._stopped or self.mode is not Mode.HOLD_REQUESTS)
                 self.holding -= 1
+        if latency:
+            time.sleep(latency)
         upstream.sendall(head + body)
         answer_head = from_upstream.until(b"\r\n\r\n")
         no_body = head.startswith(b"HEAD ") or answer_head.split(b" ", 2)[1] in (b"204", b"304")

@@ -1,4 +1,4 @@
-"""A whole router of real processes (moto server, stand-ins, gunicorn, workers) per test module."""
+"""A whole router of real processes (the AWS emulator, stand-ins, gunicorn, workers) per test module."""
 
 from __future__ import annotations
 

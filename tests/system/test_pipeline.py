@@ -1,4 +1,4 @@
-"""End to end through real processes: ingest (gunicorn) → SQS (moto server) → workers → destinations."""
+"""End to end through real processes: ingest (gunicorn) → SQS (MiniStack) → workers → destinations."""
 
 from __future__ import annotations
 
@@ -170,7 +170,7 @@ def test_every_log_line_is_json_and_no_secret_is_logged(router: Router):
             lambda t=tid, p=priority: any(r.get("ticket_id") == t for r in delivered_lines(worker_of[p])),
             what=f"{priority.value} ticket's delivered log line",
         )
-    services = [s for s in router.stack.services if s.name != "aws"]  # moto's own log is not ours
+    services = [s for s in router.stack.services if s.name != "aws"]  # the emulator's own log is not ours
     logs = {s.name: s.log_text() for s in services}
     logs["provision"] = (router.stack.log_dir / "provision.log").read_text()
     for name, text in logs.items():

@@ -14,8 +14,8 @@ from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
 from ticketrouter.delivery import DeliveryOptions
-from ticketrouter.destination import NotSentError, OutcomeUnknownError, PermanentDeliveryError
-from ticketrouter.ledger import Ledger
+from ticketrouter.destination import AttemptOutcome, NotSentError, OutcomeUnknownError, PermanentDeliveryError
+from ticketrouter.ledger import Ledger, Status
 from ticketrouter.observability import DELIVERIES, Health
 from ticketrouter.queues import ensure_queue_pair
 from ticketrouter.ticket import Ticket, parse_submission
@@ -104,6 +104,23 @@ def test_delivered_messages_are_deleted_and_content_is_intact(sqs, queues, ledge
     assert sorted(t.id for t in destination.delivered) == sorted(t.id for t in sent)
     assert {t.id: t for t in destination.delivered} == {t.id: t for t in sent}
     assert counts(sqs, queues.url) == (0, 0)
+
+
+def sqs_calls(sqs) -> list[str]:
+    """The SQS operations the client makes from now on, by name."""
+    calls: list[str] = []
+    sqs.meta.events.register("before-call.sqs.*", lambda model, **_: calls.append(model.name))
+    return calls
+
+
+def test_a_batch_settled_messages_leave_in_one_delete_and_a_retry_stays(sqs, queues, ledger):
+    for title in ("a", "b", "transient", "c"):
+        send(sqs, queues, ticket(title).to_message())
+    calls = sqs_calls(sqs)
+    result = Consumer(sqs, queues, RecordingDestination(), ledger, BURST).run()
+    assert (result[Outcome.DELIVERED], result[Outcome.RETRY]) == (3, 1)
+    assert calls.count("DeleteMessageBatch") == 1 and "DeleteMessage" not in calls
+    assert counts(sqs, queues.url) == (0, 1)  # the retry is hidden for its backoff, not deleted
 
 
 def test_a_transient_failure_leaves_the_message_for_a_later_retry(sqs, queues, ledger):
@@ -378,18 +395,31 @@ class CountingS3:
         return getattr(self.s3, name)
 
 
-def test_a_delivery_costs_the_ledger_three_calls(sqs, queues, ledger):
+def test_a_first_delivery_costs_the_ledger_two_writes(sqs, queues, ledger):
     sent = ticket()
     ledger.create(sent)
     counting = CountingS3(ledger.s3)
     send(sqs, queues, sent.to_message())
     Consumer(sqs, queues, RecordingDestination(), Ledger(counting, ledger.bucket), BURST).run()
-    assert counting.calls == [
-        "get_object",
-        "put_object",
-        "put_object",
-    ]  # claim = read + write; settle = write
-    assert ledger.get(sent.id)["status"] == "delivered"
+    # claim = one conditional write on the record as ingest created it; settle = one write
+    assert counting.calls == ["put_object", "put_object"]
+    record = ledger.get(sent.id)
+    assert record["status"] == "delivered" and record["attempts"] == 1
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "delivered"]
+
+
+def test_a_record_changed_since_ingest_is_read_before_it_is_claimed(sqs, queues, ledger):
+    sent = ticket()
+    ledger.create(sent)
+    ledger.settle(sent, Status.FAILED, outcome=AttemptOutcome.UNKNOWN, error="timed out")
+    counting = CountingS3(ledger.s3)
+    send(sqs, queues, sent.to_message())
+    destination = RecordingDestination(found="ref-earlier")
+    Consumer(sqs, queues, destination, Ledger(counting, ledger.bucket), BURST).run()
+    # the blind claim is refused (the record changed), then read: unknown → look, found → not re-sent
+    assert counting.calls[:3] == ["put_object", "get_object", "put_object"]
+    assert destination.lookups == 1 and destination.delivered == []
+    assert ledger.get(sent.id)["reference"] == "ref-earlier"
 
 
 def test_an_unexpected_exception_is_logged_once_and_stops_the_loop_cleanly(sqs, queues, ledger, caplog):

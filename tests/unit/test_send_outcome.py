@@ -6,6 +6,7 @@ timeouts and errors are the real ones.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -131,3 +132,13 @@ def test_a_successful_send_after_a_lost_answer_returns_normally(emulator, proxy)
     queues._sqs.meta.events.register("response-received.sqs.SendMessage", pass_after_the_first_attempt)
     assert queues.send(ticket)
     assert stored(emulator, queues, ticket) == 2  # botocore's retry: same body, same ticket id
+
+
+def test_the_proxy_latency_delays_every_call_and_counts_it_by_operation(proxy):
+    sqs = sqs_client(proxy.url)
+    sqs.list_queues()  # connect first: the delay is per request, not per connection
+    proxy.set_latency(0.3)
+    started = time.perf_counter()
+    sqs.list_queues()
+    assert time.perf_counter() - started >= 0.3
+    assert proxy.calls["ListQueues"] == 2

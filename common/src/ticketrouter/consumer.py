@@ -1,13 +1,17 @@
 """The SQS consumer loop every worker runs: receive → deliver → delete, retry, or park.
 
-The loop owns the bookkeeping; the destination adapter only delivers one ticket.
+The loop owns the bookkeeping; the destination adapter only delivers one ticket. A received
+batch is delivered concurrently (up to the destination's bound), and the messages it settled
+are deleted together in one DeleteMessageBatch once the whole batch is done, while the next
+batch is received: a crash before that delete leaves messages whose ledger record is settled,
+which the next receive drops.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +29,7 @@ from ticketrouter.queues import QueuePair
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
 
-__all__ = ["Consumer", "ConsumerOptions", "Outcome"]
+__all__ = ["Consumer", "ConsumerOptions", "Handled", "Outcome"]
 log = logging.getLogger(__name__)
 
 # Pause after a failed receive so an unreachable queue does not become a busy loop.
@@ -57,6 +61,14 @@ class ConsumerOptions:
                 unknown_retry_seconds=settings.worker_unknown_retry_seconds,
             ),
         )
+
+
+@dataclass(frozen=True)
+class Handled:
+    """How a message was settled; delete: it is done with and leaves the queue."""
+
+    outcome: Outcome
+    delete: bool
 
 
 class Consumer:
@@ -94,8 +106,11 @@ class Consumer:
         counts = {outcome: 0 for outcome in Outcome}
         log.info("consumer started", extra={"destination": self.destination.name})
         try:
-            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool:
-                self._loop(counts, pool)
+            with (
+                ThreadPoolExecutor(self.concurrency, thread_name_prefix="delivery") as pool,
+                ThreadPoolExecutor(1, thread_name_prefix="delete") as deleter,
+            ):
+                self._loop(counts, pool, deleter)
         except Exception:  # noqa: BLE001 — the last resort: say so once, loudly, and stop cleanly
             # The message in hand stays on the queue; SQS hands it out again (and parks it
             # after the receive count), so a bug that one ticket triggers cannot loop forever.
@@ -107,23 +122,41 @@ class Consumer:
         )
         return counts
 
-    def _loop(self, counts: dict[Outcome, int], pool: ThreadPoolExecutor) -> None:
-        while not self.stopping:
-            if self.health:
-                self.health.beat()
-            messages = self.receive()
-            if not messages and self.options.burst:
-                break
-            # The batch's tickets are delivered concurrently, up to the pool's size.
-            for future in [pool.submit(self._handle_unless_stopping, message) for message in messages]:
-                outcome = future.result()
-                if outcome is not None:
-                    counts[outcome] += 1
+    def _loop(
+        self, counts: dict[Outcome, int], pool: ThreadPoolExecutor, deleter: ThreadPoolExecutor
+    ) -> None:
+        # A batch's delete runs while the next batch is received: one call's round trip less per
+        # batch. At most one delete is outstanding; the last one finishes before the loop returns.
+        deleting: Future[None] | None = None
+        try:
+            while not self.stopping:
+                if self.health:
+                    self.health.beat()
+                messages = self.receive()
+                if not messages and self.options.burst:
+                    break
+                handled = self.handle_batch(messages, pool)
+                if deleting is not None:
+                    deleting.result()
+                deleting = deleter.submit(self.delete_batch, [m for m, h in handled if h.delete])
+                for _, result in handled:
+                    counts[result.outcome] += 1
+        finally:
+            if deleting is not None:
+                deleting.result()
 
-    def _handle_unless_stopping(self, message: dict[str, Any]) -> Outcome | None:
+    def handle_batch(
+        self, messages: list[dict[str, Any]], pool: ThreadPoolExecutor
+    ) -> list[tuple[dict[str, Any], Handled]]:
+        """Deliver a batch concurrently (up to the pool's size); the caller deletes what it settled."""
+        futures = [pool.submit(self._handle_unless_stopping, message) for message in messages]
+        handled = [(message, future.result()) for message, future in zip(messages, futures, strict=True)]
+        return [(message, result) for message, result in handled if result is not None]
+
+    def _handle_unless_stopping(self, message: dict[str, Any]) -> Handled | None:
         if self.stopping:
             return None  # not started: it becomes visible again after the visibility timeout
-        return self.handle(message)
+        return self._handle_counted(message)
 
     def receive(self) -> list[dict[str, Any]]:
         """One long poll; an SQS error is logged and yields an empty batch after a pause."""
@@ -143,11 +176,17 @@ class Consumer:
 
     def handle(self, message: dict[str, Any]) -> Outcome:
         """Deliver one message and settle it: delete, schedule a retry, or park."""
-        outcome = self._handle(message)
-        DELIVERIES.labels(self.destination.name, outcome.value).inc()
-        return outcome
+        handled = self._handle_counted(message)
+        if handled.delete:
+            self.delete_batch([message])
+        return handled.outcome
 
-    def _handle(self, message: dict[str, Any]) -> Outcome:
+    def _handle_counted(self, message: dict[str, Any]) -> Handled:
+        handled = self._handle(message)
+        DELIVERIES.labels(self.destination.name, handled.outcome.value).inc()
+        return handled
+
+    def _handle(self, message: dict[str, Any]) -> Handled:
         try:
             ticket = Ticket.from_message(message["Body"])
         except ValidationError as error:
@@ -155,7 +194,8 @@ class Consumer:
                 f"not a ticket envelope: {error.error_count()} error(s), first: {error.errors()[0]['msg']}"
             )
             log.error("poison message", extra={"message_id": message["MessageId"], "reason": reason})
-            return self.park(message, reason, ParkReason.POISON)
+            outcome = self.park(message, reason, ParkReason.POISON)
+            return Handled(outcome, delete=outcome is Outcome.PARKED)
         attempt = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
         with bound_ticket(ticket.id):
             with Lease(lambda: self.renew(ticket, message), self.options.delivery.stale_after_seconds / 2):
@@ -169,24 +209,35 @@ class Consumer:
             self.retry_later(message, int(self.options.delivery.stale_after_seconds))
             self.delivery.refresh_claim(ticket)
 
-    def settle(self, ticket: Ticket, message: dict[str, Any], verdict: Verdict) -> Outcome:
-        """Carry the verdict out on SQS."""
+    def settle(self, ticket: Ticket, message: dict[str, Any], verdict: Verdict) -> Handled:
+        """Carry the verdict out on SQS, except the delete, which the caller batches."""
         if verdict.outcome is Outcome.RETRY:
             self.retry_later(message, verdict.delay)
-        elif verdict.outcome is Outcome.PARKED:
+            return Handled(Outcome.RETRY, delete=False)
+        if verdict.outcome is Outcome.PARKED:
             if self.park(message, verdict.reason, verdict.kind or ParkReason.EXHAUSTED) is Outcome.RETRY:
-                return Outcome.RETRY
+                return Handled(Outcome.RETRY, delete=False)
             self.delivery.record_parked(ticket, verdict)
-        else:
-            self.delete(message)
-        return verdict.outcome
+        return Handled(verdict.outcome, delete=True)
 
-    def delete(self, message: dict[str, Any]) -> None:
-        try:
-            self.sqs.delete_message(QueueUrl=self.queues.url, ReceiptHandle=message["ReceiptHandle"])
-        except AWS_ERRORS as error:
-            # Settled but not deleted: SQS will redeliver it, and the ledger drops it then.
-            log.error("delete failed after settling", extra={"error": str(error)})
+    def delete_batch(self, messages: list[dict[str, Any]]) -> None:
+        """Delete settled messages, up to 10 per DeleteMessageBatch call."""
+        for start in range(0, len(messages), 10):
+            entries = [
+                {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]}
+                for i, message in enumerate(messages[start : start + 10])
+            ]
+            try:
+                response = self.sqs.delete_message_batch(QueueUrl=self.queues.url, Entries=entries)
+            except AWS_ERRORS as error:
+                # Settled but not deleted: SQS will redeliver them, and the ledger drops them then.
+                log.error("delete failed after settling", extra={"error": str(error), "count": len(entries)})
+                continue
+            for failed in response.get("Failed", []):
+                log.error(
+                    "delete failed after settling",
+                    extra={"error": f"{failed.get('Code')}: {failed.get('Message', '')}"},
+                )
 
     def retry_later(self, message: dict[str, Any], delay: int) -> None:
         try:
@@ -199,7 +250,8 @@ class Consumer:
             log.error("could not schedule retry; default visibility applies", extra={"error": str(error)})
 
     def park(self, message: dict[str, Any], reason: str, kind: ParkReason) -> Outcome:
-        """Move the message to the dead-letter queue at once, with the reason attached."""
+        """Copy the message to the dead-letter queue at once, with the reason attached (the
+        caller deletes the original)."""
         attributes = dict(message.get("MessageAttributes", {}))
         attributes["park_reason"] = {"DataType": "String", "StringValue": redact(reason)[:1000]}
         try:
@@ -211,6 +263,5 @@ class Consumer:
         except AWS_ERRORS as error:
             log.error("could not park message; it stays on the queue", extra={"error": str(error)})
             return Outcome.RETRY
-        self.delete(message)
         DLQ_MOVES.labels(self.destination.name, kind.value).inc()
         return Outcome.PARKED

@@ -58,6 +58,15 @@ _CAS_ATTEMPTS = 8
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
 
+def _body(record: dict[str, Any]) -> bytes:
+    return json.dumps(record).encode()
+
+
+def _etag_of(record: dict[str, Any]) -> str:
+    """The ETag S3 gives this record once written: the MD5 of its bytes (single-part, SSE-S3)."""
+    return f'"{hashlib.md5(_body(record), usedforsecurity=False).hexdigest()}"'
+
+
 def now() -> str:
     return datetime.now(UTC).isoformat()
 
@@ -147,7 +156,7 @@ class Ledger:
             response = self.s3.put_object(
                 Bucket=self.bucket,
                 Key=key,
-                Body=json.dumps(record).encode(),
+                Body=_body(record),
                 ContentType="application/json",
                 ServerSideEncryption="AES256",
                 **condition,
@@ -168,6 +177,9 @@ class Ledger:
 
     @staticmethod
     def _new_record(ticket: Ticket) -> dict[str, Any]:
+        """The record ingest creates. Every field follows from the ticket (no clock is read), so
+        that a worker can rebuild its exact bytes, and so its ETag: see claim."""
+        created = ticket.created_at.isoformat()
         return {
             "ticket_id": ticket.id,
             "priority": ticket.priority.value,
@@ -177,9 +189,9 @@ class Ledger:
             "reference": None,
             "last_outcome": None,
             "last_error": None,
-            "created_at": ticket.created_at.isoformat(),
-            "updated_at": now(),
-            "history": [{"status": QUEUED, "at": now()}],
+            "created_at": created,
+            "updated_at": created,
+            "history": [{"status": QUEUED, "at": created}],
         }
 
     def change(
@@ -207,7 +219,15 @@ class Ledger:
         raise LedgerConflict(f"ticket {ticket.id}: record kept changing")
 
     def claim(self, ticket: Ticket, destination: str, stale_after: float) -> Claim:
-        """Mark the ticket as being delivered by us, unless it is delivered or being delivered."""
+        """Mark the ticket as being delivered by us, unless it is delivered or being delivered.
+
+        A first attempt costs one conditional PUT: if the record is still the one ingest created
+        (IfMatch its rebuilt ETag), nobody has touched the ticket and it is ours to deliver.
+        Otherwise (a retry, a redelivery, a record not written yet) it is read and decided.
+        """
+        untouched = self._claim_untouched(ticket, destination)
+        if untouched is not None:
+            return untouched
         decision: list[ClaimAction] = []
 
         def take(record: dict[str, Any]) -> Update | None:
@@ -223,6 +243,19 @@ class Ledger:
     def touch(self, ticket: Ticket) -> None:
         """Refresh a delivering record's updated_at, so that nobody takes it for abandoned."""
         self.change(ticket, lambda record: (record, None) if record["status"] == DELIVERING else None)
+
+    def _claim_untouched(self, ticket: Ticket, destination: str) -> Claim | None:
+        """Claim with IfMatch on the record as ingest created it; None if it is not that record."""
+        created = self._new_record(ticket)
+        taken = {**created, "status": DELIVERING, "destination": destination, "attempts": 1}
+        claimed = evolve(created, taken)
+        try:
+            etag = self._write(self._key(ticket.id), claimed, _etag_of(created))
+        except ClientError as error:
+            if error_code(error) in _MISSING_CODES:
+                return None  # ingest has not recorded it yet: the read path creates it
+            raise
+        return Claim(ClaimAction.DELIVER, claimed, etag) if etag is not None else None
 
     def settle(
         self,
