@@ -341,7 +341,7 @@ def build_and_push(
         say(f"building {reference} ({PLATFORMS[architecture]})")
         subprocess.run(
             ["docker", "build", "--platform", PLATFORMS[architecture], *build_args]
-            + ["--build-arg", f"SERVICE={image}", "--target", image, "-t", reference, "."],
+            + ["-f", f"{image}/Dockerfile", "-t", reference, "."],
             cwd=ROOT,
             check=True,
         )
