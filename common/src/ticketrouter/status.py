@@ -50,6 +50,16 @@ def age(iso: str) -> str:
     )
 
 
+def oldest_waiting(records: list[dict[str, Any]], priority: Priority) -> str:
+    """The age of the oldest of these records' tickets of that priority still waiting, or "-"."""
+    waiting = [
+        r["created_at"]
+        for r in records
+        if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)
+    ]
+    return age(min(waiting)) if waiting else "-"
+
+
 def render(settings: RouterSettings) -> str:
     sqs = aws_client("sqs", settings)
     s3 = aws_client("s3", settings)
@@ -58,12 +68,7 @@ def render(settings: RouterSettings) -> str:
     lines = [f"{'priority':<9}{'queue':<22}{'visible':>8}{'in flight':>10}{'DLQ':>6}  oldest waiting*"]
     for priority in Priority:
         visible, in_flight, parked = queue_depths(directory, sqs, priority)
-        waiting = [
-            r["created_at"]
-            for r in records
-            if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)
-        ]
-        oldest = age(min(waiting)) if waiting else "-"
+        oldest = oldest_waiting(records, priority)
         name = settings.queue_name(priority)
         lines.append(f"{priority.value:<9}{name:<22}{visible:>8}{in_flight:>10}{parked:>6}  {oldest}")
     lines += ["", f"Last delivered tickets* ({SHOWN} at most):"]

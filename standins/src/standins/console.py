@@ -23,9 +23,9 @@ from standins.blockkit import render_message
 from standins.recorder import label_service
 from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings
-from ticketrouter.ledger import FAILED, QUEUED, Ledger
+from ticketrouter.ledger import Ledger
 from ticketrouter.queues import QueueDirectory
-from ticketrouter.status import age, queue_depths, recent_records
+from ticketrouter.status import oldest_waiting, queue_depths, recent_records
 from ticketrouter.ticket import Priority
 
 SHOWN = 8
@@ -67,11 +67,6 @@ def queue_rows(settings: ConsoleSettings) -> list[dict[str, Any]]:
     rows = []
     for priority in Priority:
         visible, in_flight, parked = queue_depths(directory, sqs, priority)
-        waiting = [
-            r["created_at"]
-            for r in records
-            if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)
-        ]
         rows.append(
             {
                 "priority": priority.value,
@@ -79,7 +74,7 @@ def queue_rows(settings: ConsoleSettings) -> list[dict[str, Any]]:
                 "visible": visible,
                 "in_flight": in_flight,
                 "dlq": parked,
-                "oldest": age(min(waiting)) if waiting else "-",
+                "oldest": oldest_waiting(records, priority),
             }
         )
     return rows
