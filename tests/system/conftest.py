@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +71,13 @@ class Router:
     def submit(self, ticket: dict[str, Any], **kwargs: Any) -> requests.Response:
         kwargs.setdefault("headers", self.auth)
         return requests.post(f"{self.stack.ingest_url}/tickets", json=ticket, timeout=10, **kwargs)
+
+    def post_webhook(self, body: bytes) -> requests.Response:
+        """POST body to /teams/webhook, signed as Teams signs it (HMAC-SHA256, TEAMS_WEBHOOK_SECRET)."""
+        key = base64.b64decode(self.stack.env["TEAMS_WEBHOOK_SECRET"])
+        signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
+        headers = {"Authorization": f"HMAC {signature}", "Content-Type": "application/json"}
+        return requests.post(f"{self.stack.ingest_url}/teams/webhook", data=body, headers=headers, timeout=10)
 
     def post_raw(self, data: bytes | str, headers: dict[str, str]) -> requests.Response:
         return requests.post(f"{self.stack.ingest_url}/tickets", data=data, headers=headers, timeout=10)

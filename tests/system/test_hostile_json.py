@@ -3,10 +3,7 @@
 
 from __future__ import annotations
 
-import base64
 import codecs
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterator
@@ -14,17 +11,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from tests.system.conftest import SECRETS, Router
+from tests.system.conftest import Router
 from ticketrouter.ticket import Priority
-
-
-def signed_post(router: Router, body: bytes) -> requests.Response:
-    key = base64.b64decode(SECRETS["TEAMS_WEBHOOK_SECRET"])
-    signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
-    return requests.post(
-        f"{router.stack.ingest_url}/teams/webhook", data=body, timeout=10,
-        headers={"Authorization": f"HMAC {signature}", "Content-Type": "application/json"},
-    )  # fmt: skip
 
 
 def in_chunks(data: bytes, size: int = 4096) -> Iterator[bytes]:
@@ -68,9 +56,9 @@ def test_hostile_json_gets_a_json_4xx_and_reaches_no_destination(router: Router)
         ),  # fmt: skip
         "zero-width title": (router.submit({**good, "title": "\u200b"}), 422),
         "escaped NUL title": (router.post_raw(text.replace(marker, "a\\u0000b", 1), headers), 422),
-        "signed webhook nested 5 000 deep": (signed_post(router, ("[" * 5000 + "]" * 5000).encode()), 400),
+        "signed webhook nested 5 000 deep": (router.post_webhook(("[" * 5000 + "]" * 5000).encode()), 400),
         "signed webhook without id": (
-            signed_post(router, activity(f"Title: {marker}<br>Priority: low<br>Description: d", id=None)),
+            router.post_webhook(activity(f"Title: {marker}<br>Priority: low<br>Description: d", id=None)),
             400,
         ),
     }
@@ -98,9 +86,9 @@ def test_hostile_json_gets_a_json_4xx_and_reaches_no_destination(router: Router)
 
 def test_a_markdown_link_in_a_webhook_title_comes_back_as_text(router: Router):
     body = activity("<p>Title: [Reset](https://evil.example/x)</p><p>Priority: low</p><p>Description: d</p>")
-    response = signed_post(router, body)
+    response = router.post_webhook(body)
     assert response.status_code == 200
     reply = response.json()["text"]
     assert "](" not in reply and r"\[Reset\]\(https://evil\.example/x\)" in reply
-    again = signed_post(router, body)  # the same signed activity, replayed
+    again = router.post_webhook(body)  # the same signed activity, replayed
     assert again.status_code == 200 and again.json()["text"] == reply

@@ -10,8 +10,6 @@ ingest (GET /tickets/<id>, the webhook's reply, /metrics) and of the workers (/m
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterator
@@ -87,13 +85,7 @@ def dlq_messages(router: Router) -> list[dict]:
 def signed_webhook(router: Router, text: str) -> requests.Response:
     activity = {"type": "message", "id": uuid.uuid4().hex, "timestamp": datetime.now(UTC).isoformat(),
                 "text": text, "from": {"name": SECRETS["SLACK_BOT_TOKEN"]}}  # fmt: skip
-    body = json.dumps(activity).encode()
-    key = base64.b64decode(SECRETS["TEAMS_WEBHOOK_SECRET"])
-    signature = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest()).decode()
-    return requests.post(
-        f"{router.stack.ingest_url}/teams/webhook", data=body, timeout=10,
-        headers={"Authorization": f"HMAC {signature}", "Content-Type": "application/json"},
-    )  # fmt: skip
+    return router.post_webhook(json.dumps(activity).encode())
 
 
 POST_PATH = "/api/chat.postMessage"
