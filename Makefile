@@ -99,9 +99,10 @@ tunnel: ## Start the ngrok tunnel to ingest (NGROK_AUTHTOKEN and NGROK_DOMAIN in
 test: lint ## Lint, then run the whole test suite (unit + system tests with real processes)
 	$(PY) -m pytest
 
-lint: venv ## Check style and common bugs with ruff, and the CloudFormation templates with cfn-lint
+lint: venv ## ruff (style, common bugs), mypy --strict (the packages' src/), cfn-lint (the CloudFormation templates)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/cfn-lint deploy/aws/*.yaml
 
 test-unit: venv ## Run only the fast unit tests
@@ -162,4 +163,4 @@ constraints: ## Re-pin every dependency into constraints.txt from a fresh resolv
 	mv constraints.txt.new constraints.txt && rm -rf $(VENV).pin
 
 clean: ## Remove the virtual environment and dev logs (not the container stack: make down)
-	rm -rf $(VENV) $(EMULATOR_VENV) .venv-audit .dev .pytest_cache
+	rm -rf $(VENV) $(EMULATOR_VENV) .venv-audit .dev .pytest_cache .mypy_cache

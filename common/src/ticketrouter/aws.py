@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
 
 from ticketrouter.config import RouterSettings
+
+if TYPE_CHECKING:
+    # Stub-only packages (requirements-dev.txt): the service images do not install them.
+    from types_boto3_s3 import S3Client
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sts import STSClient
 
 # Bounded so that an unreachable endpoint turns into an error in seconds, not minutes.
 # max_attempts counts retries: up to 4 attempts. Ingest shortens read_timeout
@@ -29,7 +35,17 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-def aws_client(service: str, settings: RouterSettings, **config: Any) -> Any:
+@overload
+def aws_client(service: Literal["sqs"], settings: RouterSettings, **config: Any) -> SQSClient: ...
+@overload
+def aws_client(service: Literal["s3"], settings: RouterSettings, **config: Any) -> S3Client: ...
+@overload
+def aws_client(service: Literal["sts"], settings: RouterSettings, **config: Any) -> STSClient: ...
+
+
+def aws_client(
+    service: Literal["sqs", "s3", "sts"], settings: RouterSettings, **config: Any
+) -> SQSClient | S3Client | STSClient:
     """A client for service at the configured region and endpoint (None = real AWS)."""
     client_config = _CLIENT_CONFIG.merge(Config(**config)) if config else _CLIENT_CONFIG
     if service == "s3" and settings.aws_endpoint_url:

@@ -13,7 +13,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import ValidationError
 
@@ -28,6 +28,10 @@ from ticketrouter.observability import DELIVERIES, DLQ_MOVES, Health
 from ticketrouter.queues import QueuePair
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
 
 __all__ = ["Consumer", "ConsumerOptions", "Handled", "Outcome"]
 log = logging.getLogger(__name__)
@@ -76,7 +80,7 @@ class Consumer:
 
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queues: QueuePair,
         destination: Destination,
         ledger: Ledger,
@@ -172,7 +176,8 @@ class Consumer:
             log.error("receive failed", extra={"error": str(error)})
             time.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
             return []
-        return list(response.get("Messages", []))
+        # The consumer handles messages as the plain dicts they are at run time.
+        return cast("list[dict[str, Any]]", response.get("Messages", []))
 
     def handle(self, message: dict[str, Any]) -> Outcome:
         """Deliver one message and settle it: delete, schedule a retry, or park."""
@@ -223,7 +228,7 @@ class Consumer:
     def delete_batch(self, messages: list[dict[str, Any]]) -> None:
         """Delete settled messages, up to 10 per DeleteMessageBatch call."""
         for start in range(0, len(messages), 10):
-            entries = [
+            entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
                 {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]}
                 for i, message in enumerate(messages[start : start + 10])
             ]

@@ -10,7 +10,7 @@ import argparse
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
@@ -25,12 +25,16 @@ from ticketrouter.redaction import redact
 from ticketrouter.target import choose
 from ticketrouter.ticket import Priority, Ticket
 
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.type_defs import MessageTypeDef
+
 log = logging.getLogger("ticketrouter.dlq")
 PEEK_VISIBILITY_SECONDS = 30
 MAX_MESSAGES = 10_000
 
 
-def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
+def _receive(sqs: SQSClient, url: str, visibility: int) -> list[MessageTypeDef]:
     return sqs.receive_message(
         QueueUrl=url,
         MaxNumberOfMessages=10,
@@ -41,20 +45,25 @@ def _receive(sqs: Any, url: str, visibility: int) -> list[dict[str, Any]]:
     ).get("Messages", [])
 
 
-def describe(message: dict[str, Any]) -> dict[str, Any]:
+def describe(message: MessageTypeDef) -> dict[str, Any]:
     """What an operator needs to know about one parked message."""
-    reason = message.get("MessageAttributes", {}).get("park_reason", {}).get("StringValue")
+    park_reason = message.get("MessageAttributes", {}).get("park_reason")
+    reason = park_reason.get("StringValue") if park_reason else None
     try:
         ticket = Ticket.from_message(message["Body"])
-        summary = {"ticket_id": ticket.id, "title": ticket.title, "created_at": ticket.created_at.isoformat()}
+        summary: dict[str, str | None] = {
+            "ticket_id": ticket.id,
+            "title": ticket.title,
+            "created_at": ticket.created_at.isoformat(),
+        }
     except ValidationError:
         summary = {"ticket_id": None, "title": None, "body": message["Body"][:200]}
     return {**summary, "reason": redact(reason) if reason else "exceeded the receive count (moved by SQS)"}
 
 
-def peek_messages(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
+def peek_messages(sqs: SQSClient, pair: QueuePair) -> list[MessageTypeDef]:
     """Every parked message as SQS returns it; they are made visible again afterwards."""
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, MessageTypeDef] = {}
     handles = []
     while len(seen) < MAX_MESSAGES:
         batch = [
@@ -70,12 +79,12 @@ def peek_messages(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
-def peek(sqs: Any, pair: QueuePair) -> list[dict[str, Any]]:
+def peek(sqs: SQSClient, pair: QueuePair) -> list[dict[str, Any]]:
     """Every parked message, described; they are made visible again afterwards."""
     return [describe(message) for message in peek_messages(sqs, pair)]
 
 
-def bring_ledger_up_to_date(ledger: Ledger, messages: list[dict[str, Any]]) -> int:
+def bring_ledger_up_to_date(ledger: Ledger, messages: list[MessageTypeDef]) -> int:
     """Record as dead-lettered the parked tickets whose ledger record says otherwise (they were
     parked while the ledger was unreachable), so GET /tickets/<id> tells the truth; returns how many.
 
@@ -103,7 +112,7 @@ def bring_ledger_up_to_date(ledger: Ledger, messages: list[dict[str, Any]]) -> i
     return updated
 
 
-def redrive(sqs: Any, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES) -> int:
+def redrive(sqs: SQSClient, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES) -> int:
     """Move parked messages back to their queue; returns how many."""
     moved = 0
     while moved < limit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import BotoCoreError, ClientError
 
 # What a boto3 call raises when AWS (or the emulator) refused, failed or could not be reached.
-AWS_ERRORS: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+AWS_ERRORS: tuple[type[BotoCoreError], type[ClientError]] = (BotoCoreError, ClientError)
 
 
 class TicketRouterError(Exception):

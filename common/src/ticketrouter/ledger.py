@@ -19,7 +19,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict, cast
 
 from botocore.exceptions import ClientError
 
@@ -28,6 +28,9 @@ from ticketrouter.destination import AttemptOutcome
 from ticketrouter.errors import TicketRouterError
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,18 @@ def evolve(record: dict[str, Any], updated: dict[str, Any], note: str | None = N
         updated["history"] = [*record.get("history", []), entry]
     updated["updated_at"] = now()
     # A destination's error text may echo credentials; GET /tickets/<id> serves this record.
-    return redact(updated)
+    return cast("dict[str, Any]", redact(updated))
+
+
+class _WriteCondition(TypedDict, total=False):
+    """The precondition of a conditional PutObject."""
+
+    IfMatch: str
+    IfNoneMatch: str
 
 
 class Ledger:
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
         self.s3 = s3
         self.bucket = bucket
 
@@ -151,7 +161,7 @@ class Ledger:
 
         Returns the new ETag, or None on a lost race.
         """
-        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        condition: _WriteCondition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             response = self.s3.put_object(
                 Bucket=self.bucket,

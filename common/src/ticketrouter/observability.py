@@ -13,13 +13,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from botocore.exceptions import BotoCoreError, ClientError
 from prometheus_client import Counter, Gauge, Histogram, make_wsgi_app
 
 from ticketrouter.queues import QueuePair, message_counts
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from types_boto3_sqs import SQSClient
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class Health:
         return time.monotonic() - self.last_beat <= self.max_silence
 
 
-def refresh_queue_depths(sqs: Any, pair: QueuePair, names: tuple[str, str]) -> None:
+def refresh_queue_depths(sqs: SQSClient, pair: QueuePair, names: tuple[str, str]) -> None:
     """Set the depth gauges of a work queue and its dead-letter queue."""
     for url, name in zip((pair.url, pair.dlq_url), names, strict=True):
         visible, in_flight = message_counts(sqs, url)
@@ -69,7 +74,7 @@ def refresh_queue_depths(sqs: Any, pair: QueuePair, names: tuple[str, str]) -> N
 
 
 def watch_queue(
-    sqs: Any, pair: QueuePair, names: tuple[str, str], health: Health, every: float
+    sqs: SQSClient, pair: QueuePair, names: tuple[str, str], health: Health, every: float
 ) -> threading.Thread:
     """Refresh the depth gauges (and readiness) in a daemon thread."""
 
@@ -93,8 +98,8 @@ class _QuietHandler(WSGIRequestHandler):
         """Scrapes every few seconds would drown the JSON log."""
 
 
-def _probe(ok: Callable[[], bool]) -> Callable:
-    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+def _probe(ok: Callable[[], bool]) -> WSGIApplication:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         healthy = ok()
         start_response(
             "200 OK" if healthy else "503 Service Unavailable", [("Content-Type", "application/json")]
@@ -106,13 +111,13 @@ def _probe(ok: Callable[[], bool]) -> Callable:
 
 def serve_observability(port: int, health: Health, host: str = "0.0.0.0") -> WSGIServer:
     """Serve /metrics, /healthz and /readyz in a daemon thread; returns the server (its port if 0)."""
-    routes = {
+    routes: dict[str, WSGIApplication] = {
         "/healthz": _probe(health.alive),
         "/readyz": _probe(lambda: health.queue_ok),
     }
-    metrics = make_wsgi_app()
+    metrics: WSGIApplication = make_wsgi_app()
 
-    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         return routes.get(environ.get("PATH_INFO", ""), metrics)(environ, start_response)
 
     server = make_server(host, port, app, handler_class=_QuietHandler)

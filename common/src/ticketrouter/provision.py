@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,21 +20,31 @@ from ticketrouter.queues import ensure_queue_pair
 from ticketrouter.target import choose
 from ticketrouter.ticket import Priority
 
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+    from types_boto3_s3.type_defs import (
+        LifecycleRuleTypeDef,
+        PublicAccessBlockConfigurationTypeDef,
+        ServerSideEncryptionConfigurationTypeDef,
+    )
+
 log = logging.getLogger("ticketrouter.provision")
 
 _BUCKET_EXISTS_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
 # What every bucket gets, here and in deploy/aws/router.yaml (tests/unit/test_aws_template.py
 # holds the two to the same values).
-PUBLIC_ACCESS_BLOCK = {
+PUBLIC_ACCESS_BLOCK: PublicAccessBlockConfigurationTypeDef = {
     "BlockPublicAcls": True,
     "IgnorePublicAcls": True,
     "BlockPublicPolicy": True,
     "RestrictPublicBuckets": True,
 }
-DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+DEFAULT_ENCRYPTION: ServerSideEncryptionConfigurationTypeDef = {
+    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+}
 # The code honours an idempotency key for 24 hours (ticketrouter.ledger); S3 deletes it after two days.
-IDEMPOTENCY_KEY_EXPIRY = {
+IDEMPOTENCY_KEY_EXPIRY: LifecycleRuleTypeDef = {
     "ID": "expire-idempotency-keys",
     "Filter": {"Prefix": "idempotency/"},
     "Status": "Enabled",
@@ -42,7 +52,7 @@ IDEMPOTENCY_KEY_EXPIRY = {
 }
 
 
-def ensure_bucket(s3: Any, name: str, region: str) -> None:
+def ensure_bucket(s3: S3Client, name: str, region: str) -> None:
     """Create the bucket if missing, block public access and turn on default encryption."""
     create_args: dict[str, Any] = {"Bucket": name}
     if region != "us-east-1":
@@ -57,7 +67,7 @@ def ensure_bucket(s3: Any, name: str, region: str) -> None:
     s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration=DEFAULT_ENCRYPTION)
 
 
-def expire_idempotency_keys(s3: Any, bucket: str) -> None:
+def expire_idempotency_keys(s3: S3Client, bucket: str) -> None:
     """Let S3 delete idempotency keys after two days (the code honours them for 24 hours)."""
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket, LifecycleConfiguration={"Rules": [IDEMPOTENCY_KEY_EXPIRY]}

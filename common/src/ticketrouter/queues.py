@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -14,6 +14,10 @@ from ticketrouter.aws import error_code
 from ticketrouter.config import RouterSettings
 from ticketrouter.send_outcome import SendFailed, SendWatch
 from ticketrouter.ticket import Priority, Ticket
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
+    from types_boto3_sqs.literals import QueueAttributeNameType
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +27,7 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 LONG_POLL_SECONDS = 20
 # Server-side encryption with SQS-owned keys (free, no KMS permissions needed).
-ENCRYPTION = {"SqsManagedSseEnabled": "true"}
+ENCRYPTION: dict[QueueAttributeNameType, str] = {"SqsManagedSseEnabled": "true"}
 _MISSING_QUEUE_CODES = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 
 
@@ -39,7 +43,7 @@ def dlq_name(queue_name: str) -> str:
     return queue_name + DLQ_SUFFIX
 
 
-def queue_attributes(settings: RouterSettings, dlq_arn: str) -> dict[str, str]:
+def queue_attributes(settings: RouterSettings, dlq_arn: str) -> dict[QueueAttributeNameType, str]:
     """The attributes every work queue gets, wherever it is created."""
     return {
         "VisibilityTimeout": str(settings.queue_visibility_timeout),
@@ -52,12 +56,12 @@ def queue_attributes(settings: RouterSettings, dlq_arn: str) -> dict[str, str]:
     }
 
 
-def dlq_attributes() -> dict[str, str]:
+def dlq_attributes() -> dict[QueueAttributeNameType, str]:
     """The attributes every dead-letter queue gets."""
     return {"MessageRetentionPeriod": str(DLQ_RETENTION_SECONDS), **ENCRYPTION}
 
 
-def find_queue_url(sqs: Any, name: str) -> str | None:
+def find_queue_url(sqs: SQSClient, name: str) -> str | None:
     """The queue's URL, or None when it does not exist (other errors propagate)."""
     try:
         return sqs.get_queue_url(QueueName=name)["QueueUrl"]
@@ -67,7 +71,9 @@ def find_queue_url(sqs: Any, name: str) -> str | None:
         raise
 
 
-def ensure_queue(sqs: Any, name: str, attributes: dict[str, str], reconcile: bool) -> str:
+def ensure_queue(
+    sqs: SQSClient, name: str, attributes: dict[QueueAttributeNameType, str], reconcile: bool
+) -> str:
     """Return the queue's URL, creating it with attributes if missing.
 
     With reconcile, an existing queue's attributes are set to the wanted ones
@@ -82,7 +88,7 @@ def ensure_queue(sqs: Any, name: str, attributes: dict[str, str], reconcile: boo
     return url
 
 
-def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: bool) -> QueuePair:
+def ensure_queue_pair(sqs: SQSClient, settings: RouterSettings, name: str, reconcile: bool) -> QueuePair:
     """Get or create a work queue and its dead-letter queue, wired by a redrive policy."""
     dlq_url = ensure_queue(sqs, dlq_name(name), dlq_attributes(), reconcile)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -92,9 +98,12 @@ def ensure_queue_pair(sqs: Any, settings: RouterSettings, name: str, reconcile: 
     return QueuePair(url=url, dlq_url=dlq_url)
 
 
-def message_counts(sqs: Any, url: str) -> tuple[int, int]:
+def message_counts(sqs: SQSClient, url: str) -> tuple[int, int]:
     """A queue's approximate (visible, in flight) message counts."""
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    names: list[QueueAttributeNameType] = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
     return int(attributes[names[0]]), int(attributes[names[1]])
 
@@ -102,7 +111,7 @@ def message_counts(sqs: Any, url: str) -> tuple[int, int]:
 class QueueDirectory:
     """Resolves (and if need be creates) the queue pair of each priority, once per process."""
 
-    def __init__(self, sqs: Any, settings: RouterSettings) -> None:
+    def __init__(self, sqs: SQSClient, settings: RouterSettings) -> None:
         self._sqs = sqs
         self._settings = settings
         self._pairs: dict[Priority, QueuePair] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -19,6 +19,9 @@ from botocore.exceptions import (
     EndpointConnectionError,
     ProxyConnectionError,
 )
+
+if TYPE_CHECKING:
+    from types_boto3_sqs import SQSClient
 
 # Failures before the request left this machine: no connection was ever made.
 _UNSENT_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)
@@ -49,7 +52,7 @@ def attempt_may_have_applied(exception: Exception | None, status: int | None) ->
 class SendWatch:
     """Watches each attempt of SendMessage on one SQS client, per thread."""
 
-    def __init__(self, sqs: Any) -> None:
+    def __init__(self, sqs: SQSClient) -> None:
         self._local = threading.local()
         sqs.meta.events.register("response-received.sqs.SendMessage", self._record)
 

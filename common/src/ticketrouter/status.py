@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,18 +20,22 @@ from ticketrouter.queues import QueueDirectory, message_counts
 from ticketrouter.target import choose
 from ticketrouter.ticket import Priority
 
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+    from types_boto3_sqs import SQSClient
+
 RECENT = 200
 SHOWN = 10
 
 
-def queue_depths(directory: QueueDirectory, sqs: Any, priority: Priority) -> tuple[int, int, int]:
+def queue_depths(directory: QueueDirectory, sqs: SQSClient, priority: Priority) -> tuple[int, int, int]:
     """Visible, in flight, and parked on the dead-letter queue."""
     pair = directory.pair(priority)
     visible, in_flight = message_counts(sqs, pair.url)
     return visible, in_flight, message_counts(sqs, pair.dlq_url)[0]
 
 
-def recent_records(s3: Any, ledger: Ledger) -> list[dict[str, Any]]:
+def recent_records(s3: S3Client, ledger: Ledger) -> list[dict[str, Any]]:
     """The ledger records changed most recently, newest first."""
     listing = []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=ledger.bucket, Prefix="tickets/"):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -44,7 +44,7 @@ class Resolved:
     def banner(self) -> str:
         return f"target: {self.where}"
 
-    def apply(self, environ: os._Environ | dict[str, str] = os.environ) -> None:
+    def apply(self, environ: MutableMapping[str, str] = os.environ) -> None:
         """Make this the process's environment (boto3 reads credentials from it)."""
         environ.clear()
         environ.update(self.env)

@@ -7,7 +7,7 @@ import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,9 +18,9 @@ from pydantic import (
     StringConstraints,
     ValidationError,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import ErrorDetails, PydanticCustomError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Final = 1
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
 
@@ -169,7 +169,7 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return fields
 
 
-def _reason(item: dict[str, Any]) -> str:
+def _reason(item: ErrorDetails) -> str:
     kind = item["type"]
     ctx = item.get("ctx") or {}
     if kind == "missing":

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 
 from ingest import apidoc, health, index, metrics, teams, tickets
 from ingest.errors import register_error_handlers
@@ -28,7 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure_logging("ingest", settings.log_level, settings.secrets())
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.ingest_max_body_bytes
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # the provider Flask installs by default
     app.extensions["settings"] = settings
     timeouts = {"read_timeout": settings.ingest_aws_read_timeout_seconds}
     app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings, **timeouts), settings)

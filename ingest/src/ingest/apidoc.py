@@ -7,16 +7,19 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
 bp = Blueprint("apidoc", __name__)
 
 
 @cache
 def openapi_document() -> dict[str, Any]:
-    return json.loads(resources.files("ingest").joinpath("openapi.json").read_text(encoding="utf-8"))
+    document: dict[str, Any] = json.loads(
+        resources.files("ingest").joinpath("openapi.json").read_text(encoding="utf-8")
+    )
+    return document
 
 
 @bp.get("/openapi.json")
-def openapi():
+def openapi() -> Response:
     return jsonify(openapi_document())

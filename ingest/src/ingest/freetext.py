@@ -65,7 +65,7 @@ class _TextExtractor(HTMLParser):
         self.parts: list[str] = []
         self._in_mention = 0
 
-    def handle_starttag(self, tag: str, attrs: list) -> None:
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "at":
             self._in_mention += 1
         elif tag in _BLOCK_TAGS:

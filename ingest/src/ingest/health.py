@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from ticketrouter.aws import error_code
 from ticketrouter.ticket import Priority
@@ -16,13 +16,13 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> Response:
     """The process is up and serving."""
     return jsonify({"status": "ok"})
 
 
 @bp.get("/readyz")
-def readyz():
+def readyz() -> tuple[Response, int]:
     """Every priority's queue answers; 503 names the ones that do not."""
     queues = current_app.extensions["queues"]
     report = {}

@@ -3,7 +3,7 @@ Swagger UI, whose assets are served from the flask-swagger-ui package: no networ
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify
+from flask import Blueprint, Flask, Response, jsonify
 from flask_swagger_ui import get_swaggerui_blueprint
 
 bp = Blueprint("index", __name__)
@@ -12,7 +12,7 @@ SERVICE = "ticketrouter-ingest"
 
 
 @bp.get("/")
-def index():
+def index() -> Response:
     response = jsonify(
         {
             "service": SERVICE,

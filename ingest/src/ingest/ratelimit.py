@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
-from flask import Flask, g
+from flask import Flask, Response, g
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -36,7 +37,8 @@ def bearer_identity() -> str:
     """
     if "bearer_identity" not in g:
         g.bearer_identity = "bearer-token" if has_bearer_token() else ""
-    return g.bearer_identity
+    identity: str = g.bearer_identity
+    return identity
 
 
 def anonymous() -> bool:
@@ -50,10 +52,13 @@ def rate_limit_enabled(settings: IngestSettings) -> bool:
 def init_rate_limits(app: Flask, settings: IngestSettings) -> Limiter:
     """Trust X-Forwarded-For only as configured, and enforce INGEST_RATE_LIMIT per client."""
     if settings.ingest_trusted_proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.ingest_trusted_proxies)
+        # Flask's documented way to wrap the app in WSGI middleware; its stubs declare a method.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.ingest_trusted_proxies
+        )
     rate = settings.ingest_rate_limit
     enabled = rate_limit_enabled(settings)
-    limits = [
+    limits: list[str | Callable[[], str] | ApplicationLimit] = [
         ApplicationLimit(rate, key_function=bearer_identity, scope="identity", exempt_when=anonymous),
         ApplicationLimit(
             rate, key_function=get_remote_address, scope="address", exempt_when=lambda: not anonymous()
@@ -72,7 +77,7 @@ def init_rate_limits(app: Flask, settings: IngestSettings) -> Limiter:
     return limiter
 
 
-def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded):
+def rate_limited_response(limiter: Limiter, exc: RateLimitExceeded) -> tuple[Response, int, dict[str, str]]:
     """429 in the API's JSON shape, with Retry-After = seconds until the window frees a request."""
     current = limiter.current_limit
     reset_at = current.window[0] if current else time.time()  # when the window frees a request

@@ -21,7 +21,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import ValidationError
 
 from ingest.body import decode_json, read_raw_body, require_utf8_charset
@@ -59,7 +59,7 @@ def _text(mapping: dict[str, Any], key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def reply(text: str) -> Any:
+def reply(text: str) -> Response:
     return jsonify({"type": "message", "text": redact(text)})
 
 
@@ -115,7 +115,7 @@ def submission_problems(parsed: ParsedMessage, requester: str | None) -> tuple[A
 
 
 @bp.post("/teams/webhook")
-def teams_webhook():
+def teams_webhook() -> Response:
     secret = current_app.extensions["settings"].teams_webhook_secret
     if secret is None:
         raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
@@ -139,7 +139,7 @@ def teams_webhook():
     activity_id = require_fresh_activity(
         activity, current_app.extensions["settings"].teams_webhook_max_age_seconds
     )
-    sender = activity.get("from") if isinstance(activity.get("from"), dict) else {}
+    sender: dict[str, Any] = activity["from"] if isinstance(activity.get("from"), dict) else {}
     submission, problems = submission_problems(
         parse_message(_text(activity, "text") or ""), _text(sender, "name")
     )

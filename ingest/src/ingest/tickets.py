@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import ValidationError
 
 from ingest.auth import require_bearer_token
@@ -46,7 +46,7 @@ def outcome_unknown(error: QueueOutcomeUnknown) -> ApiError:
 
 
 @bp.post("/tickets")
-def submit_ticket():
+def submit_ticket() -> tuple[Response, int, dict[str, str]]:
     require_json_content_type()
     raw = read_raw_body()
     payload = decode_json(raw)
@@ -98,7 +98,7 @@ def submit_ticket():
 
 
 @bp.get("/tickets/<ticket_id>")
-def ticket_status(ticket_id: str):
+def ticket_status(ticket_id: str) -> Response:
     """The ticket's delivery status and destination reference, from the ledger."""
     try:
         record = current_app.extensions["ledger"].get(ticket_id) if _TICKET_ID.match(ticket_id) else None

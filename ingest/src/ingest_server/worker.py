@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, MutableMapping
+from typing import Any, Protocol, TypeVar
 
 import gevent
 from gunicorn import util
@@ -28,16 +28,28 @@ from werkzeug.exceptions import RequestTimeout
 # gunicorn puts the client's text into some messages (a header name, the request line).
 MESSAGE_MAX_CHARS = 200
 DEFAULT_BODY_TIMEOUT_SECONDS = 10.0
+_Read = TypeVar("_Read")
+# A WSGI app as gunicorn's stubs describe it; start_response stays loose because they and
+# wsgiref.types disagree on its signature (exc_info, what it returns).
+WsgiApp = Callable[[MutableMapping[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class BodyStream(Protocol):
+    """What the server's wsgi.input offers (gunicorn's Body)."""
+
+    def read(self, size: int | None = None, /) -> bytes: ...
+    def readline(self, size: int | None = None, /) -> bytes: ...
+    def readlines(self, size: int | None = None, /) -> list[bytes]: ...
 
 
 class DeadlineInput:
     """wsgi.input that raises 408 once the body has taken longer than its deadline."""
 
-    def __init__(self, stream: Any, deadline: float) -> None:
+    def __init__(self, stream: BodyStream, deadline: float) -> None:
         self._stream = stream
         self._deadline = deadline
 
-    def _within_deadline(self, read: Callable[..., Any], *args: Any) -> Any:
+    def _within_deadline(self, read: Callable[..., _Read], *args: Any) -> _Read:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise RequestTimeout("the request body did not arrive in time")
@@ -64,11 +76,13 @@ class DeadlineInput:
 class BodyDeadline:
     """WSGI middleware: the whole body must be read within `seconds` of the request reaching the app."""
 
-    def __init__(self, app: Callable, seconds: float) -> None:
+    def __init__(self, app: WsgiApp, seconds: float) -> None:
         self.app = app
         self.seconds = seconds
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(
+        self, environ: MutableMapping[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
         environ["wsgi.input"] = DeadlineInput(environ["wsgi.input"], time.monotonic() + self.seconds)
         return self.app(environ, start_response)
 

@@ -13,10 +13,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from pydantic import SecretStr
 
 from standins.blockkit import render_message
@@ -51,7 +51,7 @@ class ConsoleSettings(RouterSettings):
 
 
 def _settings() -> ConsoleSettings:
-    return current_app.extensions["console_settings"]
+    return cast(ConsoleSettings, current_app.extensions["console_settings"])
 
 
 def fetch_json(url: str) -> Any:
@@ -172,14 +172,14 @@ bp = Blueprint("console", __name__)
 
 
 @bp.get("/")
-def page():
+def page() -> str:
     return render_template(
         "console.html", refresh=_settings().console_refresh_seconds, priorities=list(Priority)
     )
 
 
 @bp.get("/panels")
-def panels():
+def panels() -> str:
     """The live part of the page, fetched by the page every few seconds."""
     settings = _settings()
     return render_template(
@@ -193,7 +193,7 @@ def panels():
 
 
 @bp.post("/submit")
-def submit():
+def submit() -> tuple[Response, int]:
     """Submit a test ticket of the chosen priority through ingest; answers ingest's message."""
     settings = _settings()
     priority = (request.get_json(silent=True) or {}).get("priority")
@@ -224,7 +224,7 @@ def submit():
 
 
 @bp.get("/_fake/identity")
-def identity():
+def identity() -> Response:
     return jsonify({"service": current_app.config["SERVICE"]})
 
 

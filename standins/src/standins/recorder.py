@@ -6,9 +6,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
 
 CONTROL_PREFIX = "/_fake"
 
@@ -127,31 +128,31 @@ def request_body() -> Any:
 
 
 def _recorder() -> Recorder:
-    return current_app.extensions["recorder"]
+    return cast(Recorder, current_app.extensions["recorder"])
 
 
 control = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
 
 
 @control.get("/requests")
-def list_requests():
+def list_requests() -> Response:
     return jsonify(_recorder().requests())
 
 
 @control.get("/identity")
-def identity():
+def identity() -> Response:
     """Who answers here: `make dev` checks it before it calls a stand-in ready."""
     return jsonify({"service": current_app.config["SERVICE"]})
 
 
 @control.delete("/requests")
-def clear_requests():
+def clear_requests() -> tuple[str, int]:
     _recorder().clear()
     return "", 204
 
 
 @control.post("/fail")
-def plan_failure():
+def plan_failure() -> tuple[Response, int]:
     """{"status": 429, "count": 2, "retry_after": 1, "body": ...}; count null = until DELETE."""
     spec = request.get_json(silent=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("status"), int):
@@ -169,7 +170,7 @@ def plan_failure():
 
 
 @control.post("/scopes")
-def grant_scopes():
+def grant_scopes() -> tuple[Response, int]:
     """{"scopes": ["chat:write"]}: the OAuth scopes the stand-in's token has from now on."""
     spec = request.get_json(silent=True)
     scopes = spec.get("scopes") if isinstance(spec, dict) else None
@@ -180,13 +181,13 @@ def grant_scopes():
 
 
 @control.delete("/fail")
-def clear_failure():
+def clear_failure() -> tuple[str, int]:
     _recorder().plan_failure(None)
     return "", 204
 
 
 @control.post("/slow")
-def slow_down():
+def slow_down() -> tuple[Response, int]:
     """{"seconds": 0.5}: answer every API call that much later (0 = at once again)."""
     spec = request.get_json(silent=True)
     seconds = spec.get("seconds") if isinstance(spec, dict) else None
@@ -197,7 +198,7 @@ def slow_down():
 
 
 @control.post("/hold")
-def plan_hold():
+def plan_hold() -> tuple[Response, int]:
     """{"path": "/api/chat.postMessage", "count": 1}: hold the next matching calls until released."""
     spec = request.get_json(silent=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
@@ -210,13 +211,13 @@ def plan_hold():
 
 
 @control.get("/held")
-def list_held():
+def list_held() -> Response:
     """The calls being held right now (they arrived and wait for a release)."""
     return jsonify([call.describe() for call in _recorder().held()])
 
 
 @control.post("/release")
-def release_held():
+def release_held() -> tuple[Response, int]:
     """{"apply": true}: process the held calls (false: answer 503 without processing them)."""
     spec = request.get_json(silent=True)
     apply = spec.get("apply", True) if isinstance(spec, dict) else True
@@ -285,7 +286,7 @@ def create_standin_app(
 ) -> Flask:
     """A Flask app serving the stand-in's API, the control API, and an HTML page at /."""
     app = Flask(__name__)
-    app.json.sort_keys = False
+    cast(DefaultJSONProvider, app.json).sort_keys = False  # the provider Flask installs by default
     app.config["DEFAULT_FAILURE_BODY"] = default_failure_body
     app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
     app.extensions["recorder"] = Recorder()
@@ -297,7 +298,7 @@ def create_standin_app(
     app.register_blueprint(api)
 
     @app.get("/")
-    def page():
+    def page() -> str:
         entries = [(entry, *summarize(entry)) for entry in reversed(_recorder().requests())]
         return render_template("requests.html", name=name, entries=entries)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from markupsafe import Markup
 
 from standins.blockkit import decode_entities, render_message
@@ -34,13 +34,13 @@ def _token() -> str | None:
     return body.get("token") if isinstance(body, dict) else None
 
 
-def _fail(error: str):
+def _fail(error: str) -> Response:
     # Slack answers API errors with HTTP 200 and ok=false.
     return jsonify({"ok": False, "error": error})
 
 
 @api.post("/auth.test")
-def auth_test():
+def auth_test() -> Response:
     if not _token():
         return _fail("not_authed")
     response = jsonify(
@@ -60,7 +60,7 @@ def auth_test():
 
 
 @api.route("/conversations.info", methods=["GET", "POST"])
-def conversations_info():
+def conversations_info() -> Response:
     """A channel by id; a private one only to a member (others get channel_not_found, as on Slack)."""
     if not _token():
         return _fail("not_authed")
@@ -79,7 +79,7 @@ def conversations_info():
 
 
 @api.post("/chat.postMessage")
-def post_message():
+def post_message() -> Response:
     if not _token():
         return _fail("not_authed")
     body = request_body()
@@ -110,7 +110,7 @@ def post_message():
 
 
 @api.route("/conversations.history", methods=["GET", "POST"])
-def conversations_history():
+def conversations_history() -> Response:
     """Messages this stand-in accepted for the channel, newest first, since `oldest`, a page
     of `limit` at a time (`cursor` from `response_metadata.next_cursor`)."""
     if not _token():
@@ -141,15 +141,15 @@ def conversations_history():
 
 
 def _scopes() -> set[str]:
-    return current_app.extensions.setdefault("slack_scopes", set(DEFAULT_SCOPES))
+    return cast("set[str]", current_app.extensions.setdefault("slack_scopes", set(DEFAULT_SCOPES)))
 
 
 def _channel_messages() -> list[dict[str, Any]]:
-    return current_app.extensions.setdefault("slack_messages", [])
+    return cast("list[dict[str, Any]]", current_app.extensions.setdefault("slack_messages", []))
 
 
 @api.route("/<method>", methods=["GET", "POST"])
-def unknown_method(method: str):
+def unknown_method(method: str) -> Response:
     return _fail("unknown_method")
 
 

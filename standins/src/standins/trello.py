@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
@@ -30,14 +30,14 @@ def _text(status: int, text: str) -> Response:
 
 
 @api.get("/lists/<list_id>")
-def get_list(list_id: str):
+def get_list(list_id: str) -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": BOARD["id"]})
 
 
 @api.post("/cards")
-def create_card():
+def create_card() -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     body = request_body()
@@ -65,7 +65,7 @@ def create_card():
 
 
 @api.get("/lists/<list_id>/cards")
-def list_cards(list_id: str):
+def list_cards(list_id: str) -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify([card for card in _cards() if card["idList"] == list_id])
@@ -81,21 +81,21 @@ LABELS = [
 
 
 @api.get("/members/me")
-def me():
+def me() -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify({"id": "c" * 24, "username": "ticketrouter", "fullName": "Ticket Router (stand-in)"})
 
 
 @api.get("/members/me/boards")
-def my_boards():
+def my_boards() -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     return jsonify([BOARD])
 
 
 @api.get("/boards/<board_id>/lists")
-def board_lists(board_id: str):
+def board_lists(board_id: str) -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     if board_id != BOARD["id"]:
@@ -104,7 +104,7 @@ def board_lists(board_id: str):
 
 
 @api.get("/boards/<board_id>/labels")
-def board_labels(board_id: str):
+def board_labels(board_id: str) -> Response:
     if not _authorized():
         return _text(401, "invalid key")
     if board_id != BOARD["id"]:
@@ -113,7 +113,7 @@ def board_labels(board_id: str):
 
 
 @api.get("/boards/<board_id>/cards/<card_filter>")
-def board_cards(board_id: str, card_filter: str):
+def board_cards(board_id: str, card_filter: str) -> Response:
     """The board's cards (this stand-in archives none), created since the `since` card id."""
     if not _authorized():
         return _text(401, "invalid key")
@@ -126,7 +126,7 @@ def board_cards(board_id: str, card_filter: str):
 
 
 def _cards() -> list[dict[str, Any]]:
-    return current_app.extensions.setdefault("trello_cards", [])
+    return cast("list[dict[str, Any]]", current_app.extensions.setdefault("trello_cards", []))
 
 
 def default_failure_body(status: int) -> Any:

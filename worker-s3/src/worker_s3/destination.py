@@ -8,7 +8,7 @@ never made is *not sent*; anything else (a timeout, a 5xx after botocore's retri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError, ConnectTimeoutError, EndpointConnectionError
 
@@ -21,6 +21,9 @@ from ticketrouter.destination import (
 )
 from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.ticket import Ticket
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
 
 PERMANENT_CODES = frozenset(
     {"NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "404", "403"}
@@ -50,7 +53,7 @@ class S3Destination:
     max_concurrency = 10
     can_find = True
 
-    def __init__(self, s3: Any, bucket: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
         self.s3 = s3
         self.bucket = bucket
 
