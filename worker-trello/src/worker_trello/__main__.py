@@ -5,6 +5,7 @@ import sys
 from pydantic import Field, SecretStr
 
 from ticketrouter.config import WorkerSettings
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Priority
 from ticketrouter.worker import run_worker
 from worker_trello.destination import TrelloDestination, trello_session
@@ -20,6 +21,9 @@ class TrelloSettings(WorkerSettings):
     trello_label_low: str | None = None
     trello_max_retries: int = Field(3, ge=0)
     trello_timeout_seconds: float = Field(10, gt=0)
+    # Trello allows 100 requests per 10 s per token: 90 per 10 s plus a burst of 10 stays within it.
+    trello_rate_per_10s: float = Field(90, gt=0)
+    trello_burst: int = Field(10, ge=1)
 
 
 def build_destination(settings: TrelloSettings) -> TrelloDestination:
@@ -36,6 +40,7 @@ def build_destination(settings: TrelloSettings) -> TrelloDestination:
         settings.trello_list_id,
         labels={p: label for p, label in labels.items() if label},
         timeout=settings.trello_timeout_seconds,
+        pacer=TokenBucket(settings.trello_rate_per_10s / 10, settings.trello_burst, destination="trello"),
     )
 
 
