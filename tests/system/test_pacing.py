@@ -17,6 +17,7 @@ import requests
 
 from tests.system.books import effects, submit_many, tag, wait_until_settled
 from tests.system.conftest import Router, running_router
+from ticketrouter.pacing import busiest_window
 from ticketrouter.ticket import Priority
 
 RATE, BURST = 20, 5
@@ -46,16 +47,6 @@ def post_calls(router: Router) -> list[dict]:
     return sorted((c for c in calls if c["path"] == POSTS), key=lambda c: c["received_at"])
 
 
-def busiest(times: list[float], window: float) -> int:
-    """The most requests that arrived within any `window` seconds (both ends included)."""
-    most, start = 0, 0
-    for end, arrived in enumerate(times):
-        while arrived - times[start] > window:
-            start += 1
-        most = max(most, end - start + 1)
-    return most
-
-
 def allowed(window: float) -> float:
     """What the pacer lets through in any window, plus the arrival jitter allowance."""
     return BURST + RATE * (window + JITTER_SECONDS)
@@ -79,7 +70,7 @@ def paced(tmp_path_factory: pytest.TempPathFactory):
 def test_a_storm_of_300_drains_at_the_configured_rate_without_a_429(paced: Router, capsys):
     ids, final, calls = storm(paced, 300, STANDIN_LIMIT)
     times = [c["received_at"] for c in calls]
-    busiest_by_window = {w: busiest(times, w) for w in WINDOWS}
+    busiest_by_window = {w: busiest_window(times, w) for w in WINDOWS}
     with capsys.disabled():
         span = times[-1] - times[0]
         print(f"\n[paced storm] {len(calls)} posts in {span:.1f} s ({(len(calls) - BURST) / span:.1f}/s "
@@ -104,8 +95,8 @@ def test_without_pacing_the_same_storm_meets_429s_and_the_fallback_still_deliver
         refused = sum(c["status"] == 429 for c in calls)
         with capsys.disabled():
             print(f"\n[unpaced storm] {len(calls)} posts, {refused} answered 429; busiest 1 s window "
-                  f"{busiest(times, 1.0)} (the stand-in accepts {limit})")  # fmt: skip
+                  f"{busiest_window(times, 1.0)} (the stand-in accepts {limit})")  # fmt: skip
         assert refused > 0
-        assert busiest(times, 1.0) > limit
+        assert busiest_window(times, 1.0) > limit
         assert set(final.values()) == {"delivered"}
         assert effects(router, Priority.HIGH, ids) == dict.fromkeys(ids, 1)

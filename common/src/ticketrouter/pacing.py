@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ticketrouter.observability import PACING_WAIT
 
@@ -57,3 +57,14 @@ class TokenBucket:
                 PACING_WAIT.labels(self.destination).inc(wait)
             self._sleep(wait)
         return wait
+
+
+def busiest_window(times: Sequence[float], window: float) -> int:
+    """The most of these (sorted) times within any `window` seconds, both ends included: what
+    a TokenBucket keeps at or below burst + rate × window. For checking a pacer from outside."""
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] > window:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
