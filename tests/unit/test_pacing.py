@@ -88,14 +88,18 @@ def test_concurrent_requests_each_get_their_own_slot():
 
 
 def test_waiting_is_counted_per_destination():
-    from ticketrouter.observability import PACING_WAIT
+    from prometheus_client import REGISTRY
+
+    def waited() -> float:
+        labels = {"destination": "pacing-test"}
+        return REGISTRY.get_sample_value("ticketrouter_pacing_wait_seconds_total", labels) or 0.0
 
     clock = FakeClock()
     pacer = TokenBucket(2, 1, destination="pacing-test", clock=clock, sleep=clock.sleep)
-    before = PACING_WAIT.labels("pacing-test")._value.get()
+    before = waited()
     for _ in range(3):
         pacer.acquire()
-    assert PACING_WAIT.labels("pacing-test")._value.get() - before == pytest.approx(1.0)
+    assert waited() - before == pytest.approx(1.0)
     assert clock.slept == [0.5, 0.5]
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
 
 CONTROL_PREFIX = "/_fake"
 
@@ -231,7 +232,7 @@ def slow_down():
 
 
 @control.post("/rate_limit")
-def limit_rate():
+def limit_rate() -> ResponseReturnValue:
     """{"limit": 100, "window_seconds": 10, "path": null}: 429 (with Retry-After) beyond that rate."""
     spec = request.get_json(silent=True)
     limit = spec.get("limit") if isinstance(spec, dict) else None
@@ -250,7 +251,7 @@ def limit_rate():
 
 
 @control.delete("/rate_limit")
-def clear_rate_limit():
+def clear_rate_limit() -> ResponseReturnValue:
     _recorder().limit_rate(None)
     return "", 204
 
