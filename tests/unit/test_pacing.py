@@ -113,3 +113,44 @@ def test_the_busiest_window_counts_both_ends():
     assert busiest_window([], 1) == 0
     assert busiest_window([0, 0.5, 1.0, 1.01, 5], 1) == 3
     assert busiest_window([0, 2, 4], 1) == 1
+
+
+def test_the_workers_pace_at_their_destinations_limits_unless_configured_otherwise():
+    from worker_slack.__main__ import SlackSettings
+    from worker_slack.__main__ import build_destination as slack_destination
+    from worker_trello.__main__ import TrelloSettings
+    from worker_trello.__main__ import build_destination as trello_destination
+
+    slack_env = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_CHANNEL": "C1"}
+    trello_env = {"TRELLO_KEY": "k", "TRELLO_TOKEN": "t", "TRELLO_LIST_ID": "l"}
+    slack = slack_destination(SlackSettings.load(slack_env)).pacer
+    trello = trello_destination(TrelloSettings.load(trello_env)).pacer
+    assert (slack.rate, slack.burst) == (1, 3)  # Slack: about one message a second per channel
+    assert trello.burst + trello.rate * 10 == 100  # Trello: 100 requests per 10 s per token
+    assert (trello.rate, trello.burst) == (9, 10)
+    slack = slack_destination(
+        SlackSettings.load({**slack_env, "SLACK_RATE_PER_SECOND": "0.5", "SLACK_BURST": "1"})
+    )
+    trello = trello_destination(
+        TrelloSettings.load({**trello_env, "TRELLO_RATE_PER_10S": "50", "TRELLO_BURST": "2"})
+    )
+    assert (slack.pacer.rate, slack.pacer.burst, trello.pacer.rate, trello.pacer.burst) == (0.5, 1, 5, 2)
+
+
+@pytest.mark.parametrize("variable", ["SLACK_RATE_PER_SECOND=0", "SLACK_BURST=0", "TRELLO_RATE_PER_10S=-1"])
+def test_a_rate_that_could_never_send_is_a_configuration_error(variable):
+    from ticketrouter.config import ConfigurationError
+    from worker_slack.__main__ import SlackSettings
+    from worker_trello.__main__ import TrelloSettings
+
+    name, value = variable.split("=")
+    settings = SlackSettings if name.startswith("SLACK") else TrelloSettings
+    env = {
+        "SLACK_BOT_TOKEN": "x",
+        "SLACK_CHANNEL": "C",
+        "TRELLO_KEY": "k",
+        "TRELLO_TOKEN": "t",
+        "TRELLO_LIST_ID": "l",
+    }
+    with pytest.raises(ConfigurationError, match=name):
+        settings.load({**env, name: value})
