@@ -303,11 +303,7 @@ def trello_checks(env: Mapping[str, str]) -> list[Result]:
     credentials = check_trello_credentials(trello)
     if not credentials.ok:
         return [credentials]
-    labels = {
-        "TRELLO_LABEL_HIGH": settings.trello_label_high,
-        "TRELLO_LABEL_MEDIUM": settings.trello_label_medium,
-        "TRELLO_LABEL_LOW": settings.trello_label_low,
-    }
+    labels = {f"TRELLO_LABEL_{priority.name}": label for priority, label in settings.label_ids().items()}
     return [
         credentials,
         check_trello_list(trello, settings.trello_list_id),

@@ -36,6 +36,21 @@ def serve(app: Flask) -> Iterator[str]:
         thread.join()
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told to or when someone sleeps on it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
 class SlowClients:
     """Hold `count` connections that send a request line, then one header byte every `interval` s.
 

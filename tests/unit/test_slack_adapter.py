@@ -8,13 +8,14 @@ import pytest
 import requests
 
 from standins import slack
-from tests.support import dead_endpoint, serve
+from tests.support import FakeClock, dead_endpoint, serve
 from ticketrouter.destination import (
     LookupFailedError,
     NotSentError,
     OutcomeUnknownError,
     PermanentDeliveryError,
 )
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Ticket, parse_submission
 from worker_slack.destination import SlackDestination, slack_client
 from worker_slack.message import HEADER_MAX, SECTION_MAX, escape_mrkdwn, escaped_chunks, message_blocks
@@ -202,3 +203,15 @@ def test_find_trusts_the_posts_metadata_not_a_mention_of_the_id(standin, destina
     assert destination.find(earlier) is None
     ts = destination.deliver(earlier)
     assert destination.find(earlier) == ts
+
+
+def test_posts_are_paced_to_the_channels_rate(standin):
+    """Slack takes about one message a second per channel: each post waits for its token."""
+    clock = FakeClock()
+    pacer = TokenBucket(2, 2, clock=clock, sleep=clock.sleep)
+    destination = SlackDestination(slack_client("xoxb-test", f"{standin}/api/", 2), "C1", pacer)
+    for _ in range(5):
+        destination.deliver(make_ticket())
+    assert len(posts(standin)) == 5
+    # A burst of two at once, then one every half second (rate 2/s).
+    assert clock.slept == [0.5, 0.5, 0.5]

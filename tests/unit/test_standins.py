@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from standins import slack, trello
+from standins.recorder import RateLimit
 from tests.support import serve
 
 
@@ -153,3 +154,49 @@ def test_the_slack_page_shows_a_message_as_slack_does(slack_url):
     assert "Ask <b>Bob</b> &amp; &lt;!channel&gt;" in page  # mrkdwn bold; the escaped ping stays text
     assert ticket.id in page and "Ann Example" in page and "🚨 high" in page
     assert "channel: \n" not in page and "channel: <" not in page  # no empty channel row for auth.test
+
+
+def test_beyond_the_rate_limit_calls_are_answered_429_with_retry_after(slack_url, trello_url):
+    limit = {"limit": 3, "window_seconds": 60, "path": "/api/chat.postMessage"}
+    assert requests.post(f"{slack_url}/_fake/rate_limit", json=limit, timeout=5).status_code == 201
+    auth = {"Authorization": "Bearer xoxb-1"}
+
+    def post() -> requests.Response:
+        return requests.post(f"{slack_url}/api/chat.postMessage", json={"channel": "C1", "text": "x"},
+                             headers=auth, timeout=5)  # fmt: skip
+
+    assert [post().status_code for _ in range(3)] == [200, 200, 200]
+    refused = post()
+    assert refused.status_code == 429 and refused.json() == {"ok": False, "error": "ratelimited"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Other paths are not limited; the refused call was recorded with its status.
+    assert requests.post(f"{slack_url}/api/auth.test", headers=auth, timeout=5).status_code == 200
+    assert [c["status"] for c in recorded(slack_url) if c["path"] == "/api/chat.postMessage"][-1] == 429
+    assert requests.delete(f"{slack_url}/_fake/rate_limit", timeout=5).status_code == 204
+    assert post().status_code == 200
+    # Trello's: every path, its own 429 body.
+    requests.post(f"{trello_url}/_fake/rate_limit", json={"limit": 1, "window_seconds": 60}, timeout=5)
+    oauth = {"Authorization": 'OAuth oauth_consumer_key="k", oauth_token="t"'}
+    assert requests.get(f"{trello_url}/1/lists/l1", headers=oauth, timeout=5).status_code == 200
+    answer = requests.get(f"{trello_url}/1/members/me", headers=oauth, timeout=5)
+    assert (answer.status_code, answer.text) == (429, "API_TOKEN_LIMIT_EXCEEDED")
+
+
+def test_the_window_slides():
+    """Once the oldest accepted call is a window old, one more call is accepted."""
+    limit = RateLimit(limit=2, window_seconds=10)
+    assert [limit.admit("/x", now) for now in (0, 1, 2)] == [None, None, 8]
+    assert limit.admit("/x", 9.5) == 1  # Retry-After in whole seconds, at least 1
+    assert limit.admit("/x", 10) is None  # the call at 0 left the window
+    assert limit.admit("/x", 10.5) == 1
+    assert RateLimit(1, 10, path="/only").admit("/other", 0) is None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"limit": 0, "window_seconds": 1}, {"limit": 2}, {"limit": 2, "window_seconds": -1}, [],
+     {"limit": 2, "window_seconds": 1, "path": 3}],
+)  # fmt: skip
+def test_a_bad_rate_limit_is_400(slack_url, body):
+    answer = requests.post(f"{slack_url}/_fake/rate_limit", json=body, timeout=5)
+    assert answer.status_code == 400 and "limit" in answer.json()["error"]

@@ -160,3 +160,17 @@ def test_the_queue_body_is_ascii_whatever_the_text():
 
 def test_lone_surrogates_are_rejected():
     assert errors_for(title="bad \ud800 text") == {"title": "must be valid Unicode text"}
+
+
+def test_each_priority_is_shown_one_way_everywhere():
+    """Labels, ranks, emoji, Trello colours and destination words are defined once, per priority."""
+    from ticketrouter.ticket import PRIORITY_DISPLAY, PRIORITY_HINT, Priority, parse_priority
+
+    assert set(PRIORITY_DISPLAY) == set(Priority)
+    shown = [p.display for p in Priority]
+    for field in ("label", "rank", "emoji", "trello_colour", "destination"):
+        assert len({getattr(d, field) for d in shown}) == len(shown), field  # no two alike
+    assert [p.display.rank for p in Priority] == [1, 2, 3]
+    assert [p.display.label for p in Priority] == ["High", "Medium", "Low"]
+    assert all(parse_priority(p.display.rank) is p and parse_priority(p.display.label) is p for p in Priority)
+    assert PRIORITY_HINT == "must be one of high, medium, low (or 1, 2, 3)"

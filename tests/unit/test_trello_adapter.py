@@ -6,13 +6,14 @@ import pytest
 import requests
 
 from standins import trello
-from tests.support import dead_endpoint, serve
+from tests.support import FakeClock, dead_endpoint, serve
 from ticketrouter.destination import (
     LookupFailedError,
     NotSentError,
     OutcomeUnknownError,
     PermanentDeliveryError,
 )
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Priority, Ticket, parse_submission
 from worker_trello.destination import TrelloDestination, trello_session
 
@@ -169,3 +170,19 @@ def test_find_trusts_the_cards_footer_not_a_mention_of_the_id(standin):
     assert adapter.find(earlier) is None
     url = adapter.deliver(earlier)
     assert adapter.find(earlier) == url
+
+
+def test_every_request_is_paced_lookups_and_the_check_included(standin):
+    """Trello counts every request against the token's limit: so does the pacer."""
+    clock = FakeClock()
+    adapter = destination(standin, pacer=TokenBucket(1, 1, clock=clock, sleep=clock.sleep))
+    adapter.check()
+    ticket = make_ticket()
+    adapter.deliver(ticket)
+    adapter.find(ticket)
+    adapter.board_id = None  # a lookup that must first learn the board: two requests
+    adapter.find(ticket)
+    sent = [e for e in requests.get(f"{standin}/_fake/requests", timeout=5).json()]
+    assert len(sent) == 5
+    # One token at once, then each further request one second (at rate 1/s) after the one before.
+    assert clock.slept == [1.0] * (len(sent) - 1)

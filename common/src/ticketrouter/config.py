@@ -25,6 +25,11 @@ class ConfigurationError(TicketRouterError):
     """A required variable is missing or a value is invalid; the message names them."""
 
 
+def per_priority(settings: BaseModel, prefix: str) -> dict[Priority, Any]:
+    """The settings named ``<prefix>_<priority>`` (queue_high, trello_label_low…), by priority."""
+    return {priority: getattr(settings, f"{prefix}_{priority.value}") for priority in Priority}
+
+
 class RouterSettings(BaseModel):
     """Settings every service shares: AWS, queue names, bucket, logging."""
 
@@ -71,11 +76,7 @@ class RouterSettings(BaseModel):
 
     def queue_name(self, priority: Priority) -> str:
         """The queue that carries tickets of this priority."""
-        return {
-            Priority.HIGH: self.queue_high,
-            Priority.MEDIUM: self.queue_medium,
-            Priority.LOW: self.queue_low,
-        }[priority]
+        return str(per_priority(self, "queue")[priority])
 
     def secrets(self) -> list[str]:
         """Every secret value set here, so the logger can scrub them."""

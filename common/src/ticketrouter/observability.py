@@ -44,6 +44,11 @@ DLQ_MOVES = Counter(
 QUEUE_MESSAGES = Gauge(
     "ticketrouter_queue_messages", "Messages on a queue (SQS approximate counts)", ["queue", "state"]
 )
+PACING_WAIT = Counter(
+    "ticketrouter_pacing_wait_seconds",
+    "Time requests waited to keep to the destination's rate (SLACK_/TRELLO_ rate settings)",
+    ["destination"],
+)
 LOOP_HEARTBEAT = Gauge(
     "ticketrouter_worker_heartbeat_timestamp_seconds", "When the consumer loop last polled"
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
@@ -30,17 +31,32 @@ class Priority(StrEnum):
     MEDIUM = "medium"
     LOW = "low"
 
+    @property
+    def display(self) -> PriorityDisplay:
+        """How people see this priority, wherever it is shown."""
+        return PRIORITY_DISPLAY[self]
 
-# Adaptive Card choice sets in the wild submit either the word or its rank.
-_PRIORITY_SPELLINGS = {
-    "high": Priority.HIGH,
-    "medium": Priority.MEDIUM,
-    "low": Priority.LOW,
-    "1": Priority.HIGH,
-    "2": Priority.MEDIUM,
-    "3": Priority.LOW,
+
+@dataclass(frozen=True)
+class PriorityDisplay:
+    label: str  # its name for people: the reply card, the Trello label's name
+    rank: int  # 1 = most urgent: what card choice sets that submit numbers send
+    emoji: str  # beside it in the Slack message (a Slack emoji code)
+    trello_colour: str  # its Trello label's colour (the stand-in board's label, the console)
+    destination: str  # where its tickets go, in words for the submitter
+
+
+# The one place that says how each priority looks.
+PRIORITY_DISPLAY = {
+    Priority.HIGH: PriorityDisplay("High", 1, ":rotating_light:", "red", "the Slack channel"),
+    Priority.MEDIUM: PriorityDisplay("Medium", 2, ":large_orange_circle:", "orange", "the Trello board"),
+    Priority.LOW: PriorityDisplay("Low", 3, ":white_circle:", "sky", "the ticket archive"),
 }
-PRIORITY_HINT = "must be one of high, medium, low (or 1, 2, 3)"
+# Adaptive Card choice sets in the wild submit either the word or its rank.
+_PRIORITY_SPELLINGS = {p.value: p for p in Priority} | {str(p.display.rank): p for p in Priority}
+PRIORITY_HINT = (
+    f"must be one of {', '.join(Priority)} (or {', '.join(str(p.display.rank) for p in Priority)})"
+)
 
 
 def parse_priority(value: Any) -> Priority:

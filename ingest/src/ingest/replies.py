@@ -6,13 +6,8 @@ import re
 from typing import Any
 
 from ticketrouter.redaction import redact
-from ticketrouter.ticket import Priority, Ticket
+from ticketrouter.ticket import Ticket
 
-DESTINATION_NAMES = {
-    Priority.HIGH: "the Slack channel",
-    Priority.MEDIUM: "the Trello board",
-    Priority.LOW: "the ticket archive",
-}
 CARD_VERSION = "1.4"
 # Markdown punctuation Teams acts on (links, emphasis, code, headings, lists, quotes, tables).
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
@@ -33,7 +28,7 @@ def confirmation(ticket: Ticket, markdown: bool = False) -> str:
     title = escape_teams_markdown(ticket.title) if markdown else ticket.title
     return (
         f'Ticket "{title}" received with {ticket.priority.value} priority '
-        f"and queued for {DESTINATION_NAMES[ticket.priority]} (id {ticket.id})."
+        f"and queued for {ticket.priority.display.destination} (id {ticket.id})."
     )
 
 
@@ -49,8 +44,8 @@ def reply_card(ticket: Ticket) -> dict[str, Any]:
                 "type": "FactSet",
                 "facts": [
                     {"title": "Title", "value": ticket.title},
-                    {"title": "Priority", "value": ticket.priority.value.capitalize()},
-                    {"title": "Queued for", "value": DESTINATION_NAMES[ticket.priority]},
+                    {"title": "Priority", "value": ticket.priority.display.label},
+                    {"title": "Queued for", "value": ticket.priority.display.destination},
                     {"title": "Ticket id", "value": ticket.id},
                 ],
             },

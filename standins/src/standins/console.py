@@ -22,14 +22,15 @@ from pydantic import SecretStr
 from standins.blockkit import render_message
 from standins.recorder import label_service
 from ticketrouter.aws import aws_client
-from ticketrouter.config import RouterSettings
+from ticketrouter.config import RouterSettings, per_priority
 from ticketrouter.ledger import Ledger
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.status import oldest_waiting, queue_depths, recent_records
 from ticketrouter.ticket import Priority
 
 SHOWN = 8
-LABEL_COLOURS = {"high": "#eb5a46", "medium": "#ff9f1a", "low": "#c4c9cc"}
+# Trello's label colours as its boards draw them; a label of no priority is drawn green.
+TRELLO_COLOURS = {"red": "#eb5a46", "orange": "#ff9f1a", "sky": "#00c2e0", "green": "#61bd4f"}
 TEST_TICKETS = {
     "high": {"title": "Console test: checkout down", "description": "Submitted from the dev console."},
     "medium": {"title": "Console test: VPN drops", "description": "Submitted from the dev console."},
@@ -98,20 +99,20 @@ def slack_messages(settings: ConsoleSettings) -> list[dict[str, Any]]:
     ]
 
 
+def label_shown(priority: Priority | None, label_id: str) -> dict[str, str]:
+    """A card's label as the console draws it: a priority's by its value and colour, others by id."""
+    if priority is None:
+        return {"name": label_id, "colour": TRELLO_COLOURS["green"]}
+    return {"name": priority.value, "colour": TRELLO_COLOURS[priority.display.trello_colour]}
+
+
 def trello_cards(settings: ConsoleSettings) -> list[dict[str, Any]]:
-    names = {
-        getattr(settings, f"trello_label_{p.value}"): p.value
-        for p in Priority
-        if getattr(settings, f"trello_label_{p.value}")
-    }
+    priorities = {label: p for p, label in per_priority(settings, "trello_label").items() if label}
     cards = []
     for call in recorded_calls(settings.trello_standin_url, "/1/cards"):
         fields = {**call["query"], **(call["body"] if isinstance(call["body"], dict) else {})}
-        labels = [
-            {"name": names.get(label, label), "colour": LABEL_COLOURS.get(names.get(label, ""), "#61bd4f")}
-            for label in str(fields.get("idLabels") or "").split(",")
-            if label
-        ]
+        ids = [label for label in str(fields.get("idLabels") or "").split(",") if label]
+        labels = [label_shown(priorities.get(label), label) for label in ids]
         cards.append(
             {
                 "received": _clock(call["received_at"]),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from flask.typing import ResponseReturnValue
 
 CONTROL_PREFIX = "/_fake"
 
@@ -32,6 +35,28 @@ class PlannedFailure:
     remaining: int | None
     apply: bool = False
     path: str | None = None  # only calls to this path (None: any call)
+
+
+@dataclass
+class RateLimit:
+    """Answer 429 to a call when `limit` calls (to `path`, or any) were accepted in the last
+    `window_seconds`, as Slack and Trello do; the refused call does not count."""
+
+    limit: int
+    window_seconds: float
+    path: str | None = None
+    accepted: deque[float] = field(default_factory=deque)
+
+    def admit(self, path: str, now: float) -> int | None:
+        """None if the call may go on (it is counted), else the Retry-After in whole seconds."""
+        if self.path not in (None, path):
+            return None
+        while self.accepted and self.accepted[0] <= now - self.window_seconds:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.limit:
+            return max(1, math.ceil(self.accepted[0] + self.window_seconds - now))
+        self.accepted.append(now)
+        return None
 
 
 @dataclass
@@ -59,6 +84,7 @@ class Recorder:
         self._hold_path: str | None = None
         self._hold_remaining = 0
         self._held: list[HeldCall] = []
+        self._rate_limit: RateLimit | None = None
 
     def record(self, entry: dict[str, Any]) -> None:
         with self._lock:
@@ -87,6 +113,15 @@ class Recorder:
                 if failure.remaining <= 0:
                     self._failure = None
             return failure
+
+    def limit_rate(self, limit: RateLimit | None) -> None:
+        with self._lock:
+            self._rate_limit = limit
+
+    def admit(self, path: str) -> int | None:
+        """None if the rate limit (if any) lets this call through, else its Retry-After."""
+        with self._lock:
+            return None if self._rate_limit is None else self._rate_limit.admit(path, time.monotonic())
 
     def plan_hold(self, path: str | None, count: int = 0) -> None:
         """Hold the next `count` calls to `path` (None: hold nothing more)."""
@@ -197,6 +232,32 @@ def slow_down() -> tuple[Response, int]:
     return jsonify({"seconds": seconds}), 200
 
 
+@control.post("/rate_limit")
+def limit_rate() -> ResponseReturnValue:
+    """{"limit": 100, "window_seconds": 10, "path": null}: 429 (with Retry-After) beyond that rate."""
+    body = request.get_json(silent=True)
+    spec: dict[str, Any] = body if isinstance(body, dict) else {}
+    limit = spec.get("limit")
+    window = spec.get("window_seconds")
+    if (
+        not isinstance(limit, int)
+        or limit < 1
+        or not isinstance(window, int | float)
+        or not 0 < window <= 3600
+        or not isinstance(spec.get("path"), str | None)
+    ):
+        hint = 'body must be {"limit": 1.., "window_seconds": 0..3600, "path": "/api/…" or null}'
+        return jsonify({"error": hint}), 400
+    _recorder().limit_rate(RateLimit(limit, float(window), spec.get("path")))
+    return jsonify({"limit": limit, "window_seconds": window, "path": spec.get("path")}), 201
+
+
+@control.delete("/rate_limit")
+def clear_rate_limit() -> ResponseReturnValue:
+    _recorder().limit_rate(None)
+    return "", 204
+
+
 @control.post("/hold")
 def plan_hold() -> tuple[Response, int]:
     """{"path": "/api/chat.postMessage", "count": 1}: hold the next matching calls until released."""
@@ -234,8 +295,9 @@ def _answer(failure: PlannedFailure) -> Response:
 
 
 def _start_api_call() -> Response | None:
-    """Before an API call: note the time, wait if told to (slow, held), and answer with a
-    planned failure if there is one (after the call's effect, for an `apply` failure)."""
+    """Before an API call: note the time, wait if told to (slow, held), answer 429 beyond the
+    rate limit, and answer with a planned failure if there is one (after the call's effect, for
+    an `apply` failure)."""
     if request.path.startswith((CONTROL_PREFIX, "/static/")) or request.path == "/":
         return None
     g.received_at = time.time()
@@ -246,6 +308,10 @@ def _start_api_call() -> Response | None:
         held.released.wait(HOLD_MAX_SECONDS)
         if not held.apply:
             return Response("dropped by the stand-in before processing", status=503)
+    retry_after = _recorder().admit(request.path)
+    if retry_after is not None:
+        body = current_app.config["DEFAULT_FAILURE_BODY"](429)
+        return _answer(PlannedFailure(429, body, retry_after, remaining=None))
     failure = _recorder().take_failure(request.path)
     if failure is None:
         return None

@@ -11,6 +11,7 @@ from typing import Any, cast
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
 from standins.recorder import create_standin_app, request_body
+from ticketrouter.ticket import Priority
 
 api = Blueprint("trello_api", __name__, url_prefix="/1")
 _OAUTH_FIELD = re.compile(r'(oauth_consumer_key|oauth_token)="([^"]*)"')
@@ -74,9 +75,8 @@ def list_cards(list_id: str) -> Response:
 # One board with the list the dev stack uses and a label per priority, for `make trello-discover`.
 BOARD = {"id": "b" * 24, "name": "Tickets (stand-in)", "url": "http://stand-in/b/tickets"}
 LABELS = [
-    {"id": "dev-label-high", "name": "High", "color": "red"},
-    {"id": "dev-label-medium", "name": "Medium", "color": "orange"},
-    {"id": "dev-label-low", "name": "Low", "color": "sky"},
+    {"id": f"dev-label-{p.value}", "name": p.display.label, "color": p.display.trello_colour}
+    for p in Priority
 ]
 
 

@@ -5,6 +5,7 @@ import sys
 from pydantic import Field, SecretStr
 
 from ticketrouter.config import WorkerSettings
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Priority
 from ticketrouter.worker import run_worker
 from worker_slack.destination import SlackDestination, slack_client
@@ -16,6 +17,9 @@ class SlackSettings(WorkerSettings):
     slack_api_url: str = "https://slack.com/api/"
     slack_max_retries: int = Field(3, ge=0)
     slack_timeout_seconds: int = Field(10, gt=0)
+    # Slack takes about one message a second per channel, short bursts tolerated.
+    slack_rate_per_second: float = Field(1.0, gt=0)
+    slack_burst: int = Field(3, ge=1)
 
 
 def build_destination(settings: SlackSettings) -> SlackDestination:
@@ -25,7 +29,8 @@ def build_destination(settings: SlackSettings) -> SlackDestination:
         settings.slack_max_retries,
         settings.slack_timeout_seconds,
     )
-    return SlackDestination(client, settings.slack_channel)
+    pacer = TokenBucket(settings.slack_rate_per_second, settings.slack_burst, destination="slack")
+    return SlackDestination(client, settings.slack_channel, pacer)
 
 
 if __name__ == "__main__":

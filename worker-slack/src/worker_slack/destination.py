@@ -26,6 +26,7 @@ from ticketrouter.destination import (
     OutcomeUnknownError,
     PermanentDeliveryError,
 )
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Ticket
 from worker_slack.message import fallback_text, message_blocks
 
@@ -113,9 +114,11 @@ class SlackDestination:
     # Slack takes about one message a second per channel: more at once only meets its 429s.
     max_concurrency = 1
 
-    def __init__(self, client: WebClient, channel: str) -> None:
+    def __init__(self, client: WebClient, channel: str, pacer: TokenBucket | None = None) -> None:
         self.client = client
         self.channel = channel
+        # Paces chat.postMessage, the call Slack limits per channel; None: unpaced.
+        self.pacer = pacer
         # Settled by check(): conversations.history needs channels:history and a channel id.
         self.can_find = True
 
@@ -146,6 +149,8 @@ class SlackDestination:
 
     def deliver(self, ticket: Ticket) -> str:
         """Post the ticket; returns the message ts (Slack's id of the message in the channel)."""
+        if self.pacer is not None:
+            self.pacer.acquire()
         try:
             response = self.client.chat_postMessage(
                 channel=self.channel,

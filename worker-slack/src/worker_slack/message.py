@@ -8,7 +8,6 @@ from ticketrouter.ticket import Ticket
 
 HEADER_MAX = 150  # plain_text limit of a header block
 SECTION_MAX = 3000  # text limit of a section block
-_PRIORITY_EMOJI = {"high": ":rotating_light:", "medium": ":large_orange_circle:", "low": ":white_circle:"}
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -47,7 +46,7 @@ def message_blocks(ticket: Ticket) -> list[dict[str, Any]]:
     """Header with the title, a fields section, then the description in as many sections as it needs."""
     requester = ticket.requester.display() if ticket.requester else "not given"
     fields = [
-        f"*Priority:*\n{_PRIORITY_EMOJI[ticket.priority.value]} {ticket.priority.value}",
+        f"*Priority:*\n{ticket.priority.display.emoji} {ticket.priority.value}",
         f"*Requester:*\n{escape_mrkdwn(requester)}",
         f"*Ticket id:*\n`{ticket.id}`",
         f"*Submitted:*\n{ticket.created_at.strftime('%Y-%m-%d %H:%M:%S UTC')}",

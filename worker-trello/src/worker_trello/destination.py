@@ -23,6 +23,7 @@ from ticketrouter.destination import (
     OutcomeUnknownError,
     PermanentDeliveryError,
 )
+from ticketrouter.pacing import TokenBucket
 from ticketrouter.ticket import Priority, Ticket
 
 # Statuses that mean the request itself is wrong (bad key/token, missing list, bad value):
@@ -101,7 +102,7 @@ def object_id_since(ticket: Ticket) -> str:
 
 class TrelloDestination:
     name = "trello"
-    # Trello allows 100 requests per 10 s per token.
+    # Trello allows 100 requests per 10 s per token (the pacer keeps to it).
     max_concurrency = 4
     can_find = True
 
@@ -114,6 +115,7 @@ class TrelloDestination:
         list_id: str,
         labels: Mapping[Priority, str] | None = None,
         timeout: float = 10,
+        pacer: TokenBucket | None = None,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
@@ -122,9 +124,13 @@ class TrelloDestination:
         self.timeout = timeout
         self.board_id: str | None = None  # learnt from the list; cards may move between its lists
         self._auth = auth_header(key, token)
+        # Paces every request (lookups and the start-up check included): Trello counts them all.
+        self.pacer = pacer
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         """The JSON answer; raises PermanentDeliveryError, NotSentError or OutcomeUnknownError."""
+        if self.pacer is not None:
+            self.pacer.acquire()
         try:
             response = self.session.request(
                 method, f"{self.base_url}{path}", headers=self._auth, timeout=self.timeout, **kwargs
