@@ -25,7 +25,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import deploy_aws
-from devstack import Ports, Stack, free_port, http_ok, wait_until
+from probes import free_port, http_ok
+from stack import Ports, Stack
+from supervise import wait_until
 from tests.conftest import _OUTSIDE_ENV
 from tests.unit.test_aws_template import ROLE_ACTIONS
 from ticketrouter import provision

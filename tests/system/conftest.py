@@ -17,7 +17,7 @@ import pytest
 import requests
 from botocore.config import Config
 
-from devstack import Ports, Stack
+from stack import Ports, Stack
 from tests.conftest import _OUTSIDE_ENV, OUTSIDE_DOTENV, OUTSIDE_STATE
 from tests.support import free_port, wait_until
 from ticketrouter.ticket import Priority

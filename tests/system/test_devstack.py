@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from devstack import ROOT, Ports, Service, Stack
+from devstack import ROOT
+from stack import Ports, Stack
+from supervise import Service
 from tests.support import wait_until
 from tests.system.conftest import free_ports, stack_env
 

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from devstack import ROOT, Ports, Stack, describe, fresh_log_dir, state_lines
+from devstack import ROOT, describe, fresh_log_dir, state_lines
+from stack import Ports, Stack
+from stack_services import standin_service
 from standins.slack import create_app as slack_app
 from tests.support import free_port, serve
 
@@ -52,7 +54,7 @@ def test_readiness_checks_the_identity_of_what_answers_not_just_the_port():
     with serve(anybody) as foreign, serve(slack_app()) as ours:
         for url, expected in ((foreign, False), (ours, True)):
             port = int(url.rsplit(":", 1)[1])
-            service = stack_with({})._standin("slack", port)
+            service = standin_service("slack", port)
             assert service.ready(service) is expected, url
 
 
