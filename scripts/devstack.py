@@ -21,7 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
-from stack import Ports, Stack
+from stack import Stack
+from stack_services import Ports
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "common" / "src"))

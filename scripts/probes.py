@@ -55,7 +55,8 @@ def http_ok(url: str) -> bool:
     """True when url answers 2xx right now."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return 200 <= response.status < 300
+            status: int = response.status
+            return 200 <= status < 300
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
 
@@ -64,7 +65,8 @@ def http_identifies(url: str, header: str, value: str) -> bool:
     """True when url answers 2xx with header: value, i.e. it is the server we started."""
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
-            return 200 <= response.status < 300 and response.headers.get(header) == value
+            status: int = response.status
+            return 200 <= status < 300 and response.headers.get(header) == value
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
 

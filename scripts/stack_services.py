@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from emulator import Emulator
 
@@ -46,7 +46,7 @@ class Ports:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Ports:
         """Each port from its variable; an unset or empty one keeps the default."""
-        values: dict[str, int | tuple[int, ...]] = {}
+        values: dict[str, Any] = {}  # int or tuple[int, int, int], by field
         for spec in fields(cls):
             defaults = spec.default if isinstance(spec.default, tuple) else (spec.default,)
             chosen = tuple(
@@ -80,13 +80,17 @@ def standin_service(kind: str, port: int) -> Service:
 def ingest_service(port: int, metrics_port: int, env: dict[str, str]) -> Service:
     """gunicorn ingest: ready once our app answers `/` and its queues answer `/readyz`."""
     base = url(port)
-    ours = lambda: http_identifies(base + "/", "X-Service", "ticketrouter-ingest")  # noqa: E731
+
+    def ready(_: Service) -> bool:
+        ours = http_identifies(base + "/", "X-Service", "ticketrouter-ingest")
+        return ours and http_ok(base + "/readyz")
+
     argv = [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "ingest" / "gunicorn.conf.py"),
             "-b", f"127.0.0.1:{port}", "ingest:create_app()"]  # fmt: skip
     return Service(
         "ingest",
         argv,
-        lambda _: ours() and http_ok(base + "/readyz"),
+        ready,
         {"INGEST_METRICS_PORT": str(metrics_port), **env},
     )
 

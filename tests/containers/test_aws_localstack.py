@@ -29,7 +29,8 @@ from awsdeploy.changesets import stack_outputs
 from awsdeploy.localstack import LOCALSTACK_SKIPPED
 from awsdeploy.secret_values import SECRET_OUTPUTS
 from probes import free_port, http_ok
-from stack import Ports, Stack
+from stack import Stack
+from stack_services import Ports
 from supervise import wait_until
 from tests.conftest import _OUTSIDE_ENV
 from tests.unit.test_aws_template import ROLE_ACTIONS

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from devstack import ROOT
-from stack import Ports, Stack
+from stack import Stack
+from stack_services import Ports
 from supervise import Service
 from tests.support import wait_until
 from tests.system.conftest import free_ports, stack_env

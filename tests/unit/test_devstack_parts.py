@@ -9,8 +9,8 @@ from pathlib import Path
 from flask import Flask
 
 from devstack import ROOT, describe, fresh_log_dir, state_lines
-from stack import Ports, Stack
-from stack_services import standin_service
+from stack import Stack
+from stack_services import Ports, standin_service
 from standins.slack import create_app as slack_app
 from tests.support import free_port, serve
 

@@ -3,7 +3,7 @@ slow it down, hold calls and release them."""
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from standins.recorder import CONTROL_PREFIX, PlannedFailure, current_recorder
 
@@ -11,24 +11,24 @@ control = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
 
 
 @control.get("/requests")
-def list_requests():
+def list_requests() -> Response:
     return jsonify(current_recorder().requests())
 
 
 @control.get("/identity")
-def identity():
+def identity() -> Response:
     """Who answers here: `make dev` checks it before it calls a stand-in ready."""
     return jsonify({"service": current_app.config["SERVICE"]})
 
 
 @control.delete("/requests")
-def clear_requests():
+def clear_requests() -> tuple[str, int]:
     current_recorder().clear()
     return "", 204
 
 
 @control.post("/fail")
-def plan_failure():
+def plan_failure() -> tuple[Response, int]:
     """{"status": 429, "count": 2, "retry_after": 1, "body": ...}; count null = until DELETE."""
     spec = request.get_json(silent=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("status"), int):
@@ -46,7 +46,7 @@ def plan_failure():
 
 
 @control.post("/scopes")
-def grant_scopes():
+def grant_scopes() -> tuple[Response, int]:
     """{"scopes": ["chat:write"]}: the OAuth scopes the stand-in's token has from now on."""
     spec = request.get_json(silent=True)
     scopes = spec.get("scopes") if isinstance(spec, dict) else None
@@ -57,13 +57,13 @@ def grant_scopes():
 
 
 @control.delete("/fail")
-def clear_failure():
+def clear_failure() -> tuple[str, int]:
     current_recorder().plan_failure(None)
     return "", 204
 
 
 @control.post("/slow")
-def slow_down():
+def slow_down() -> tuple[Response, int]:
     """{"seconds": 0.5}: answer every API call that much later (0 = at once again)."""
     spec = request.get_json(silent=True)
     seconds = spec.get("seconds") if isinstance(spec, dict) else None
@@ -74,7 +74,7 @@ def slow_down():
 
 
 @control.post("/hold")
-def plan_hold():
+def plan_hold() -> tuple[Response, int]:
     """{"path": "/api/chat.postMessage", "count": 1}: hold the next matching calls until released."""
     spec = request.get_json(silent=True)
     if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
@@ -87,13 +87,13 @@ def plan_hold():
 
 
 @control.get("/held")
-def list_held():
+def list_held() -> Response:
     """The calls being held right now (they arrived and wait for a release)."""
     return jsonify([call.describe() for call in current_recorder().held()])
 
 
 @control.post("/release")
-def release_held():
+def release_held() -> tuple[Response, int]:
     """{"apply": true}: process the held calls (false: answer 503 without processing them)."""
     spec = request.get_json(silent=True)
     apply = spec.get("apply", True) if isinstance(spec, dict) else True

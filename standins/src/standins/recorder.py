@@ -127,4 +127,5 @@ def request_body() -> Any:
 
 def current_recorder() -> Recorder:
     """The app's recorder (one per stand-in app)."""
-    return current_app.extensions["recorder"]
+    recorder: Recorder = current_app.extensions["recorder"]
+    return recorder

@@ -81,7 +81,7 @@ def create_standin_app(
 ) -> Flask:
     """A Flask app serving the stand-in's API, the control API, and an HTML page at /."""
     app = Flask(__name__)
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting
     app.config["DEFAULT_FAILURE_BODY"] = default_failure_body
     app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
     app.extensions["recorder"] = Recorder()
@@ -93,7 +93,7 @@ def create_standin_app(
     app.register_blueprint(api)
 
     @app.get("/")
-    def page():
+    def page() -> str:
         entries = [(entry, *summarize(entry)) for entry in reversed(current_recorder().requests())]
         return render_template("requests.html", name=name, entries=entries)
 
