@@ -183,6 +183,10 @@ class Supervisor:
             if service.process is not None:
                 _kill_group(service.process.pid)  # what is left in its group (a gunicorn worker, say)
 
+    def close(self) -> None:
+        """End the launcher thread: only once every child is stopped (its end would SIGTERM them)."""
+        self._launcher.shutdown(wait=True)
+
     def sweep(self) -> None:
         """SIGKILL every process still alive that carries this supervisor's run id."""
         for pid in marked_processes(self.run_id):
@@ -203,3 +207,4 @@ def running(
         supervisor.settle()
         supervisor.stop(started)
         supervisor.sweep()
+        supervisor.close()

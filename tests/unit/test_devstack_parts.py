@@ -85,3 +85,8 @@ def test_make_venv_announces_each_step_before_it_runs(tmp_path):
     assert [s.split("]")[0].split("[")[1] for s in steps] == ["venv 1/2", "venv 2/2", "venv"], steps
     pip_install = next(line for line in result.stdout.splitlines() if "-r requirements-dev.txt" in line)
     assert "--quiet" not in pip_install and "Collecting" in result.stdout  # one line per package
+
+
+def test_each_port_moves_with_its_variable_and_an_empty_one_keeps_the_default():
+    ports = Ports.from_env({"INGEST_PORT": "18080", "DEV_TRELLO_METRICS_PORT": "19102", "CONSOLE_PORT": ""})
+    assert ports == Ports(ingest=18080, worker_metrics=(9101, 19102, 9103))
