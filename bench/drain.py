@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import os
 import statistics
 import sys
 import time
@@ -29,7 +28,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from devstack import Ports, Stack, free_port, wait_until  # noqa: E402
+from probes import free_port  # noqa: E402
+from scenario import BenchRun, Scenario, Section  # noqa: E402
+from stack import Stack  # noqa: E402
+from stack_services import Ports  # noqa: E402
+from stacks import base_env  # noqa: E402
+from supervise import wait_until  # noqa: E402
 from ticketrouter.pacing import busiest_window  # noqa: E402
 
 RATE, BURST = 10.0, 3  # SLACK_RATE_PER_SECOND configured here; SLACK_BURST's default
@@ -39,14 +43,6 @@ JITTER_SECONDS = 0.1  # arrival jitter allowed for between the pacer and the sta
 RATE_TOLERANCE = 0.1  # the drain rate after the burst is within ±10 % of the configured rate
 WINDOWS = (1.0, 10.0)
 POSTS = "/api/chat.postMessage"
-TOKEN = "bench-token"
-
-
-def stack_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "QUEUE_", "SLACK_", "TRELLO_"))}
-    env.update(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1",
-               INGEST_API_TOKEN=TOKEN)  # fmt: skip
-    return env
 
 
 class Storm:
@@ -218,13 +214,25 @@ def plot(result: dict[str, Any], path: Path) -> None:
     plt.close(figure_)
 
 
+def run(bench: BenchRun) -> Section:
+    """The scenario for bench/run.py: its own stack on a fresh AWS endpoint."""
+    with bench.aws() as endpoint:
+        print("pacing: a storm of high tickets into a rate-limited Slack stand-in", flush=True)
+        result = measure(base_env(endpoint), bench.logs / "drain", bench.args.runs)
+    plot(result, bench.out_dir / "drain.png")
+    return Section(section(result), {"drain": met(result)}, {"drain": result})
+
+
+SCENARIO = Scenario("drain", run)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tickets", type=int, default=TICKETS)
     args = parser.parse_args()
     logs = ROOT / "bench" / "results" / f"drain-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
-    result = measure(stack_env(), logs, args.runs, args.tickets)
+    result = measure(base_env(None), logs, args.runs, args.tickets)
     plot(result, ROOT / "bench" / "drain.png")
     print("\n".join(section(result)))
     return 0 if met(result) else 1

@@ -27,7 +27,9 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
-from devstack import Ports, Stack, free_port  # noqa: E402
+from probes import free_port  # noqa: E402
+from stack import Stack  # noqa: E402
+from stack_services import Ports  # noqa: E402
 from tests.support import SlowClients  # noqa: E402
 
 TOKEN = "bench-token"

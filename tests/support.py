@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from flask import Flask
 from werkzeug.serving import make_server
 
-from devstack import free_port, wait_until  # noqa: F401 — the shared helpers, re-exported for tests
+from probes import free_port  # noqa: F401 — the shared helpers, re-exported for tests
+from supervise import wait_until  # noqa: F401
 
 
 @contextlib.contextmanager

@@ -24,7 +24,8 @@ import requests
 from botocore.config import Config
 from testcontainers.compose import DockerCompose
 
-from devstack import ROOT, wait_until
+from devstack import ROOT
+from supervise import wait_until
 
 TOKEN = "container-test-token-4b1d"
 TICKETS_BUCKET = "tickets"

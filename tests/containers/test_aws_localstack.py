@@ -25,7 +25,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import deploy_aws
-from devstack import Ports, Stack, free_port, http_ok, wait_until
+from awsdeploy.changesets import stack_outputs
+from awsdeploy.localstack import LOCALSTACK_SKIPPED
+from awsdeploy.secret_values import SECRET_OUTPUTS
+from probes import free_port, http_ok
+from stack import Stack
+from stack_services import Ports
+from supervise import wait_until
 from tests.conftest import _OUTSIDE_ENV
 from tests.unit.test_aws_template import ROLE_ACTIONS
 from ticketrouter import provision
@@ -120,8 +126,8 @@ def deployed(localstack: LocalStack) -> dict[str, Any]:
         assert cfn.describe_stacks(StackName="trtest")["Stacks"][0].get("LastUpdatedTime") == first_updates
     stack = cfn.describe_stacks(StackName="trtest")["Stacks"][0]
     return {
-        "outputs": deploy_aws.stack_outputs(cfn, "trtest"),
-        "bootstrap": deploy_aws.stack_outputs(cfn, "trtest-bootstrap"),
+        "outputs": stack_outputs(cfn, "trtest"),
+        "bootstrap": stack_outputs(cfn, "trtest-bootstrap"),
         "parameters": {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]},
     }
 
@@ -137,9 +143,7 @@ def test_localstack_skips_exactly_ecs_load_balancing_auto_scaling_and_the_dashbo
     cfn = localstack.client("cloudformation")
     skipped = deploy_aws.localstack_skips(cfn, "trtest")
     expected = {
-        name: kind
-        for name, kind in template_types("router.yaml").items()
-        if kind in deploy_aws.LOCALSTACK_SKIPPED
+        name: kind for name, kind in template_types("router.yaml").items() if kind in LOCALSTACK_SKIPPED
     }
     print("LocalStack skipped:", ", ".join(f"{name} ({kind})" for name, kind in sorted(skipped.items())))
     assert skipped == expected
@@ -246,7 +250,7 @@ def router(localstack: LocalStack, deployed: dict[str, Any], tmp_path_factory) -
     secretsmanager = localstack.client("secretsmanager")
     secrets = {
         variable: secretsmanager.get_secret_value(SecretId=deployed["bootstrap"][output])["SecretString"]
-        for variable, output in deploy_aws.SECRET_OUTPUTS.items()
+        for variable, output in SECRET_OUTPUTS.items()
     }
     env = {k: v for k, v in os.environ.items() if k not in _OUTSIDE_ENV}
     env.update(

@@ -17,7 +17,8 @@ import pytest
 import requests
 from botocore.config import Config
 
-from devstack import Ports, Stack
+from stack import Stack
+from stack_services import Ports
 from tests.conftest import _OUTSIDE_ENV, OUTSIDE_DOTENV, OUTSIDE_STATE
 from tests.support import free_port, wait_until
 from ticketrouter.ticket import Priority

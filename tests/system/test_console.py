@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack import Stack
+from stack import Stack
 from tests.support import wait_until
 from tests.system.conftest import Router, free_ports, stack_env
 

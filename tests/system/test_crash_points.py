@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from devstack import Stack
+from stack import Stack
 from tests.faultproxy import FaultProxy, Mode, request_to
 from tests.support import wait_until
 from tests.system.books import effects, slack_channel, submit_many, tag, trello_board

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from devstack import ROOT, Ports, Service, Stack
+from devstack import ROOT
+from stack import Stack
+from stack_services import Ports
+from supervise import Service
 from tests.support import wait_until
 from tests.system.conftest import free_ports, stack_env
 

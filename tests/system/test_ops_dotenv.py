@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 
 import boto3
 import pytest
 
-from tests.support import free_port, wait_until
+from supervise import Service, running
+from tests.support import free_port
 from tests.system.test_devstack import make
 
 
 @pytest.fixture
 def moto_url(tmp_path) -> Iterator[str]:
     port = free_port()
-    log = (tmp_path / "moto.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: f"Running on {url}" in (tmp_path / "moto.log").read_text(), 30, "moto")
+    moto = Service(
+        "moto",
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        lambda service: f"Running on {url}" in service.log_text(),
+    )
+    with running(moto, os.environ, tmp_path / "moto.log", timeout=30):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 def queue_names(url: str) -> set[str]:

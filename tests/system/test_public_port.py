@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from devstack import Stack
+from stack import Stack
 from tests.support import SlowClients
 from tests.system.conftest import free_ports, stack_env
 

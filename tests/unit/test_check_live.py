@@ -11,6 +11,9 @@ import pytest
 import requests
 from moto import mock_aws
 
+from livecheck import aws as live_aws
+from livecheck import slack as live_slack
+from livecheck import trello as live_trello
 from standins import slack, trello
 from tests.support import dead_endpoint, serve
 from ticketrouter.config import RouterSettings
@@ -40,8 +43,8 @@ def trello_url() -> Iterator[str]:
 
 @pytest.fixture
 def trello_api(trello_url):
-    return check_live.Trello(
-        requests.Session(), trello_url, check_live.auth_header(TRELLO_KEY, TRELLO_TOKEN), 5
+    return live_trello.Trello(
+        requests.Session(), trello_url, live_trello.auth_header(TRELLO_KEY, TRELLO_TOKEN), 5
     )
 
 
@@ -58,24 +61,24 @@ def fail(url: str, path: str, status: int, body: object) -> None:
 
 
 def test_slack_token_ok_names_the_workspace_and_bot(client):
-    result = check_live.check_slack_token(client)
+    result = live_slack.check_slack_token(client)
     assert result.ok and "workspace Stand-in (T00000000), bot user ticket-router" in result.detail
 
 
 def test_slack_bad_token_says_what_to_set(slack_url, client):
     fail(slack_url, "/api/auth.test", 200, {"ok": False, "error": "invalid_auth"})
-    result = check_live.check_slack_token(client)
+    result = live_slack.check_slack_token(client)
     assert not result.ok and "invalid_auth" in result.detail and "SLACK_BOT_TOKEN" in result.detail
 
 
 def test_slack_unreachable_is_a_problem_line_not_a_traceback():
     with dead_endpoint() as url:
-        result = check_live.check_slack_token(slack_client(SLACK_TOKEN, f"{url}/api/", max_retries=0))
+        result = live_slack.check_slack_token(slack_client(SLACK_TOKEN, f"{url}/api/", max_retries=0))
     assert not result.ok and result.detail.startswith("could not ask: URLError")
 
 
 def test_slack_channel_ok(client):
-    result = check_live.check_slack_channel(client, "C0TICKETS1")
+    result = live_slack.check_slack_channel(client, "C0TICKETS1")
     assert result.ok and result.detail == "#tickets-high (C0TICKETS1, public): exists, the bot is a member"
 
 
@@ -88,77 +91,77 @@ def test_slack_channel_ok(client):
     ],
 )
 def test_slack_channel_problems(client, channel, expected):
-    result = check_live.check_slack_channel(client, channel)
+    result = live_slack.check_slack_channel(client, channel)
     assert not result.ok and expected in result.detail
 
 
 def test_slack_channel_unreadable_without_channels_read_says_so(slack_url, client):
     grant(slack_url, "chat:write", "channels:history")
-    result = check_live.check_slack_channel(client, "C0TICKETS1")
+    result = live_slack.check_slack_channel(client, "C0TICKETS1")
     assert not result.ok and "needs the channels:read scope" in result.detail
 
 
 def test_slack_scopes_ok(client):
-    result = check_live.check_slack_scopes(client, "C0TICKETS1")
+    result = live_slack.check_slack_scopes(client, "C0TICKETS1")
     assert result.ok and result.detail == "chat:write and channels:history granted"
 
 
 def test_slack_without_history_scope_warns_of_a_doubled_post(slack_url, client):
     grant(slack_url, "chat:write", "channels:read")
-    result = check_live.check_slack_scopes(client, "C0TICKETS1")
+    result = live_slack.check_slack_scopes(client, "C0TICKETS1")
     assert not result.ok
     assert "lacks channels:history" in result.detail and "may be posted twice" in result.detail
 
 
 def test_slack_without_chat_write_no_ticket_can_be_posted(slack_url, client):
     grant(slack_url, "channels:history", "channels:read")
-    result = check_live.check_slack_scopes(client, "C0TICKETS1")
+    result = live_slack.check_slack_scopes(client, "C0TICKETS1")
     assert not result.ok and "lacks chat:write: no ticket can be posted" in result.detail
 
 
 def test_slack_private_channel_needs_groups_history(slack_url, client):
     grant(slack_url, "chat:write", "channels:history", "groups:read")
-    missing = check_live.check_slack_scopes(client, "C0PRIVATE1")
+    missing = live_slack.check_slack_scopes(client, "C0PRIVATE1")
     assert not missing.ok and "lacks groups:history" in missing.detail
     grant(slack_url, "chat:write", "groups:history", "groups:read")
-    assert check_live.check_slack_scopes(client, "C0PRIVATE1").ok
+    assert live_slack.check_slack_scopes(client, "C0PRIVATE1").ok
 
 
 # --- Trello ------------------------------------------------------------------------------
 
 
 def test_trello_credentials_ok(trello_api):
-    result = check_live.check_trello_credentials(trello_api)
+    result = live_trello.check_trello_credentials(trello_api)
     assert result.ok and "member ticketrouter" in result.detail
 
 
 def test_trello_bad_token_says_where_they_come_from(trello_url, trello_api):
     fail(trello_url, "/1/members/me", 401, "invalid token")
-    result = check_live.check_trello_credentials(trello_api)
+    result = live_trello.check_trello_credentials(trello_api)
     assert not result.ok and "401 'invalid token'" in result.detail and ".env.example" in result.detail
 
 
 def test_trello_list_ok_names_its_board(trello_api):
-    result = check_live.check_trello_list(trello_api, "dev-list")
+    result = live_trello.check_trello_list(trello_api, "dev-list")
     assert result.ok and result.detail == f"'Tickets (stand-in)' (dev-list) on board {trello.BOARD['id']}"
 
 
 def test_trello_missing_list_points_at_trello_discover(trello_url, trello_api):
     fail(trello_url, "/1/lists/no-such-list", 404, "The requested resource was not found.")
-    result = check_live.check_trello_list(trello_api, "no-such-list")
+    result = live_trello.check_trello_list(trello_api, "no-such-list")
     assert (
         not result.ok and "no list no-such-list" in result.detail and "make trello-discover" in result.detail
     )
 
 
 def test_trello_label_of_the_board_ok(trello_api):
-    result = check_live.check_trello_label(trello_api, "dev-list", "TRELLO_LABEL_HIGH", "dev-label-high")
+    result = live_trello.check_trello_label(trello_api, "dev-list", "TRELLO_LABEL_HIGH", "dev-label-high")
     assert result.subject == "trello TRELLO_LABEL_HIGH"
     assert result.ok and result.detail == f"label 'High' (red) of board {trello.BOARD['id']}"
 
 
 def test_trello_unknown_label_is_named(trello_api):
-    result = check_live.check_trello_label(trello_api, "dev-list", "TRELLO_LABEL_LOW", "label-elsewhere")
+    result = live_trello.check_trello_label(trello_api, "dev-list", "TRELLO_LABEL_LOW", "label-elsewhere")
     assert not result.ok and f"label-elsewhere is not a label of board {trello.BOARD['id']}" in result.detail
 
 
@@ -177,7 +180,7 @@ def clients(settings: RouterSettings):
 
 def test_aws_all_ok_after_provisioning(aws):
     provision(aws)
-    results = check_live.aws_checks(os.environ)
+    results = live_aws.aws_checks(os.environ)
     assert [r.subject for r in results] == [
         "aws identity",
         *(f"queue {q}" for p in ("high", "medium", "low") for q in (f"tickets-{p}", f"tickets-{p}-dlq")),
@@ -190,10 +193,10 @@ def test_aws_all_ok_after_provisioning(aws):
 
 def test_aws_missing_queue_and_bucket_say_make_provision_aws(aws):
     sts, sqs, s3 = clients(aws)
-    queue = check_live.check_queue(sqs, "tickets-high")
-    assert not queue.ok and queue.detail == f"does not exist: {check_live.CREATE_IT}"
-    bucket = check_live.check_bucket(s3, sts, "TICKETS_BUCKET", "tickets")
-    assert not bucket.ok and bucket.detail == f"does not exist: {check_live.CREATE_IT}"
+    queue = live_aws.check_queue(sqs, "tickets-high")
+    assert not queue.ok and queue.detail == f"does not exist: {live_aws.CREATE_IT}"
+    bucket = live_aws.check_bucket(s3, sts, "TICKETS_BUCKET", "tickets")
+    assert not bucket.ok and bucket.detail == f"does not exist: {live_aws.CREATE_IT}"
 
 
 def test_aws_bucket_of_another_account_is_reported_as_taken(aws, monkeypatch):
@@ -210,7 +213,7 @@ def test_aws_bucket_of_another_account_is_reported_as_taken(aws, monkeypatch):
         aws_secret_access_key=keys["SecretAccessKey"],
         aws_session_token=keys["SessionToken"],
     ).create_bucket(Bucket="tickets")
-    result = check_live.check_bucket(s3, sts, "TICKETS_BUCKET", "tickets")
+    result = live_aws.check_bucket(s3, sts, "TICKETS_BUCKET", "tickets")
     assert not result.ok
     assert (
         "exists but is not account 123456789012's" in result.detail and "set TICKETS_BUCKET" in result.detail
@@ -224,7 +227,7 @@ def test_aws_bucket_check_asks_s3_to_refuse_a_bucket_of_another_owner(aws):
     sts, _, s3 = clients(aws)
     sent = []
     s3.meta.events.register("provide-client-params.s3.HeadBucket", lambda params, **_: sent.append(params))
-    assert check_live.check_bucket(s3, sts, "LEDGER_BUCKET", "tickets-ledger").ok
+    assert live_aws.check_bucket(s3, sts, "LEDGER_BUCKET", "tickets-ledger").ok
     assert sent == [{"Bucket": "tickets-ledger", "ExpectedBucketOwner": "123456789012"}]
 
 
@@ -236,7 +239,7 @@ def test_aws_without_credentials_says_how_to_provide_them(monkeypatch, tmp_path)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with dead_endpoint() as url:  # nothing may leave this test, credentials or not
         sts = boto3.session.Session().client("sts", region_name="us-east-1", endpoint_url=url)
-        result = check_live.check_aws_identity(sts)
+        result = live_aws.check_aws_identity(sts)
     assert not result.ok and result.detail.startswith("no AWS credentials")
 
 

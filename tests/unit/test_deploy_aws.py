@@ -19,6 +19,9 @@ from cfnlint.decode import decode
 from moto import mock_aws
 
 import deploy_aws
+from awsdeploy.changesets import stack_status, template_body
+from awsdeploy.images import IMAGES, image_reference
+from awsdeploy.secret_values import SECRET_OUTPUTS
 
 QUEUE_TEMPLATE = """
 AWSTemplateFormatVersion: "2010-09-09"
@@ -120,7 +123,7 @@ def generated_secrets(aws) -> dict[str, str]:
     secretsmanager = aws("secretsmanager")
     return {
         output: secretsmanager.create_secret(Name=f"boot/{variable}", SecretString="generated")["ARN"]
-        for variable, output in deploy_aws.SECRET_OUTPUTS.items()
+        for variable, output in SECRET_OUTPUTS.items()
     }
 
 
@@ -158,7 +161,7 @@ def test_destroy_keeps_the_buckets_unless_asked(aws, template):
 
     said: list[str] = []
     deploy_aws.destroy(aws, "st", delete_buckets=False, say=said.append, poll_seconds=1)
-    assert deploy_aws.stack_status(aws("cloudformation"), "st") is None
+    assert stack_status(aws("cloudformation"), "st") is None
     assert bucket_names(aws) == kept
     assert "kept buckets" in said[-1]
 
@@ -172,7 +175,7 @@ def test_destroy_keeps_the_buckets_unless_asked(aws, template):
 
 def test_deploying_needs_every_service_image_pushed_with_the_tag(aws):
     ecr = aws("ecr")
-    for image in deploy_aws.IMAGES:
+    for image in IMAGES:
         ecr.create_repository(repositoryName=f"tr/{image}")
     manifest = json.dumps(
         {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json"}
@@ -203,12 +206,12 @@ def test_the_pushed_image_reference_is_the_one_the_task_definitions_pull():
     assert prefix == {"Fn::ImportValue": {"Fn::Sub": "${BootstrapStackName}-RepositoryPrefix"}}
     pulled = registry + "ticketrouter" + tail["Fn::Sub"].replace("${ImageTag}", "1.4.0")
     registry_host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
-    assert pulled == deploy_aws.image_reference(registry_host, "ticketrouter", "worker-s3", "1.4.0")
+    assert pulled == image_reference(registry_host, "ticketrouter", "worker-s3", "1.4.0")
 
 
 def test_templates_travel_as_compact_json_within_cloudformations_size_limit():
     for path in (deploy_aws.ROUTER_TEMPLATE, deploy_aws.BOOTSTRAP_TEMPLATE):
-        body = deploy_aws.template_body(path)
+        body = template_body(path)
         assert len(body.encode()) < 51_200
         assert json.loads(body) == json.loads(json.dumps(decode(str(path))[0]))
 

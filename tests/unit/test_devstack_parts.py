@@ -8,7 +8,9 @@ from pathlib import Path
 
 from flask import Flask
 
-from devstack import ROOT, Ports, Stack, describe, fresh_log_dir, state_lines
+from devstack import ROOT, describe, fresh_log_dir, state_lines
+from stack import Stack
+from stack_services import Ports, standin_service
 from standins.slack import create_app as slack_app
 from tests.support import free_port, serve
 
@@ -52,7 +54,7 @@ def test_readiness_checks_the_identity_of_what_answers_not_just_the_port():
     with serve(anybody) as foreign, serve(slack_app()) as ours:
         for url, expected in ((foreign, False), (ours, True)):
             port = int(url.rsplit(":", 1)[1])
-            service = stack_with({})._standin("slack", port)
+            service = standin_service("slack", port)
             assert service.ready(service) is expected, url
 
 
@@ -83,3 +85,8 @@ def test_make_venv_announces_each_step_before_it_runs(tmp_path):
     assert [s.split("]")[0].split("[")[1] for s in steps] == ["venv 1/2", "venv 2/2", "venv"], steps
     pip_install = next(line for line in result.stdout.splitlines() if "-r requirements-dev.txt" in line)
     assert "--quiet" not in pip_install and "Collecting" in result.stdout  # one line per package
+
+
+def test_each_port_moves_with_its_variable_and_an_empty_one_keeps_the_default():
+    ports = Ports.from_env({"INGEST_PORT": "18080", "DEV_TRELLO_METRICS_PORT": "19102", "CONSOLE_PORT": ""})
+    assert ports == Ports(ingest=18080, worker_metrics=(9101, 19102, 9103))

@@ -114,8 +114,8 @@ def submission_problems(parsed: ParsedMessage, requester: str | None) -> tuple[A
         return None, field_errors(error)
 
 
-@bp.post("/teams/webhook")
-def teams_webhook() -> Response:
+def _signed_activity() -> tuple[bytes, dict[str, Any]]:
+    """The raw body and the activity it holds, once its HMAC signature is verified; ApiError otherwise."""
     secret = current_app.extensions["settings"].teams_webhook_secret
     if secret is None:
         raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
@@ -136,6 +136,12 @@ def teams_webhook() -> Response:
             type="message",
             text="body must be a Teams activity (a JSON object)",
         )
+    return raw, activity
+
+
+@bp.post("/teams/webhook")
+def teams_webhook() -> Response:
+    raw, activity = _signed_activity()
     activity_id = require_fresh_activity(
         activity, current_app.extensions["settings"].teams_webhook_max_age_seconds
     )

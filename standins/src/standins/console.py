@@ -20,7 +20,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, render_templ
 from pydantic import SecretStr
 
 from standins.blockkit import render_message
-from standins.recorder import label_service
+from standins.standin_app import label_service
 from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings, per_priority
 from ticketrouter.ledger import Ledger

@@ -1,4 +1,4 @@
-"""What every stand-in shares: a request log, planned failures, and the /_fake control API."""
+"""What a stand-in remembers: the calls it answered, planned failures, slow-downs and held calls."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, render_template, request
-from flask.json.provider import DefaultJSONProvider
-from flask.typing import ResponseReturnValue
+from flask import current_app, request
 
 CONTROL_PREFIX = "/_fake"
 
@@ -162,210 +159,7 @@ def request_body() -> Any:
     return request.get_data(as_text=True) or None
 
 
-def _recorder() -> Recorder:
-    return cast(Recorder, current_app.extensions["recorder"])
-
-
-control = Blueprint("control", __name__, url_prefix=CONTROL_PREFIX)
-
-
-@control.get("/requests")
-def list_requests() -> Response:
-    return jsonify(_recorder().requests())
-
-
-@control.get("/identity")
-def identity() -> Response:
-    """Who answers here: `make dev` checks it before it calls a stand-in ready."""
-    return jsonify({"service": current_app.config["SERVICE"]})
-
-
-@control.delete("/requests")
-def clear_requests() -> tuple[str, int]:
-    _recorder().clear()
-    return "", 204
-
-
-@control.post("/fail")
-def plan_failure() -> tuple[Response, int]:
-    """{"status": 429, "count": 2, "retry_after": 1, "body": ...}; count null = until DELETE."""
-    spec = request.get_json(silent=True)
-    if not isinstance(spec, dict) or not isinstance(spec.get("status"), int):
-        return jsonify({"error": "body must be a JSON object with an integer 'status'"}), 400
-    failure = PlannedFailure(
-        status=spec["status"],
-        body=spec.get("body", current_app.config["DEFAULT_FAILURE_BODY"](spec["status"])),
-        retry_after=spec.get("retry_after"),
-        remaining=spec.get("count", 1),
-        apply=bool(spec.get("apply", False)),
-        path=spec.get("path"),
-    )
-    _recorder().plan_failure(failure)
-    return jsonify({"planned": failure.__dict__}), 201
-
-
-@control.post("/scopes")
-def grant_scopes() -> tuple[Response, int]:
-    """{"scopes": ["chat:write"]}: the OAuth scopes the stand-in's token has from now on."""
-    spec = request.get_json(silent=True)
-    scopes = spec.get("scopes") if isinstance(spec, dict) else None
-    if not isinstance(scopes, list) or not all(isinstance(scope, str) for scope in scopes):
-        return jsonify({"error": 'body must be {"scopes": ["chat:write", …]}'}), 400
-    current_app.extensions["slack_scopes"] = set(scopes)
-    return jsonify({"scopes": sorted(scopes)}), 200
-
-
-@control.delete("/fail")
-def clear_failure() -> tuple[str, int]:
-    _recorder().plan_failure(None)
-    return "", 204
-
-
-@control.post("/slow")
-def slow_down() -> tuple[Response, int]:
-    """{"seconds": 0.5}: answer every API call that much later (0 = at once again)."""
-    spec = request.get_json(silent=True)
-    seconds = spec.get("seconds") if isinstance(spec, dict) else None
-    if not isinstance(seconds, int | float) or not 0 <= seconds <= 60:
-        return jsonify({"error": 'body must be {"seconds": 0..60}'}), 400
-    _recorder().delay_seconds = float(seconds)
-    return jsonify({"seconds": seconds}), 200
-
-
-@control.post("/rate_limit")
-def limit_rate() -> ResponseReturnValue:
-    """{"limit": 100, "window_seconds": 10, "path": null}: 429 (with Retry-After) beyond that rate."""
-    body = request.get_json(silent=True)
-    spec: dict[str, Any] = body if isinstance(body, dict) else {}
-    limit = spec.get("limit")
-    window = spec.get("window_seconds")
-    if (
-        not isinstance(limit, int)
-        or limit < 1
-        or not isinstance(window, int | float)
-        or not 0 < window <= 3600
-        or not isinstance(spec.get("path"), str | None)
-    ):
-        hint = 'body must be {"limit": 1.., "window_seconds": 0..3600, "path": "/api/…" or null}'
-        return jsonify({"error": hint}), 400
-    _recorder().limit_rate(RateLimit(limit, float(window), spec.get("path")))
-    return jsonify({"limit": limit, "window_seconds": window, "path": spec.get("path")}), 201
-
-
-@control.delete("/rate_limit")
-def clear_rate_limit() -> ResponseReturnValue:
-    _recorder().limit_rate(None)
-    return "", 204
-
-
-@control.post("/hold")
-def plan_hold() -> tuple[Response, int]:
-    """{"path": "/api/chat.postMessage", "count": 1}: hold the next matching calls until released."""
-    spec = request.get_json(silent=True)
-    if not isinstance(spec, dict) or not isinstance(spec.get("path"), str):
-        return jsonify({"error": 'body must be {"path": "/api/…", "count": 1}'}), 400
-    count = spec.get("count", 1)
-    if not isinstance(count, int) or count < 1:
-        return jsonify({"error": "count must be a positive integer"}), 400
-    _recorder().plan_hold(spec["path"], count)
-    return jsonify({"path": spec["path"], "count": count}), 201
-
-
-@control.get("/held")
-def list_held() -> Response:
-    """The calls being held right now (they arrived and wait for a release)."""
-    return jsonify([call.describe() for call in _recorder().held()])
-
-
-@control.post("/release")
-def release_held() -> tuple[Response, int]:
-    """{"apply": true}: process the held calls (false: answer 503 without processing them)."""
-    spec = request.get_json(silent=True)
-    apply = spec.get("apply", True) if isinstance(spec, dict) else True
-    _recorder().plan_hold(None)
-    return jsonify({"released": _recorder().release(bool(apply))}), 200
-
-
-def _answer(failure: PlannedFailure) -> Response:
-    response = jsonify(failure.body) if not isinstance(failure.body, str) else Response(failure.body)
-    response.status_code = failure.status
-    if failure.retry_after is not None:
-        response.headers["Retry-After"] = str(failure.retry_after)
-    return response
-
-
-def _start_api_call() -> Response | None:
-    """Before an API call: note the time, wait if told to (slow, held), answer 429 beyond the
-    rate limit, and answer with a planned failure if there is one (after the call's effect, for
-    an `apply` failure)."""
-    if request.path.startswith((CONTROL_PREFIX, "/static/")) or request.path == "/":
-        return None
-    g.received_at = time.time()
-    if _recorder().delay_seconds:
-        time.sleep(_recorder().delay_seconds)
-    held = _recorder().take_hold(request.method, request.path)
-    if held is not None:
-        held.released.wait(HOLD_MAX_SECONDS)
-        if not held.apply:
-            return Response("dropped by the stand-in before processing", status=503)
-    retry_after = _recorder().admit(request.path)
-    if retry_after is not None:
-        body = current_app.config["DEFAULT_FAILURE_BODY"](429)
-        return _answer(PlannedFailure(429, body, retry_after, remaining=None))
-    failure = _recorder().take_failure(request.path)
-    if failure is None:
-        return None
-    if failure.apply:
-        g.failure_after_effect = failure
-        return None
-    return _answer(failure)
-
-
-def _record_api_call(response: Response) -> Response:
-    if "failure_after_effect" in g:
-        response = _answer(g.failure_after_effect)
-    if "received_at" in g:
-        _recorder().record(
-            {
-                "method": request.method,
-                "path": request.path,
-                "query": request.args.to_dict(),
-                "body": request_body(),
-                "received_at": g.received_at,
-                "status": response.status_code,
-            }
-        )
-    return response
-
-
-def label_service(response: Response) -> Response:
-    """Every answer names the service, so a check can tell ours from another server on the port."""
-    response.headers["X-Service"] = current_app.config["SERVICE"]
-    return response
-
-
-def create_standin_app(
-    name: str,
-    api: Blueprint,
-    default_failure_body: Callable[[int], Any],
-    summarize: Callable[[dict[str, Any]], tuple[str, str]],
-) -> Flask:
-    """A Flask app serving the stand-in's API, the control API, and an HTML page at /."""
-    app = Flask(__name__)
-    cast(DefaultJSONProvider, app.json).sort_keys = False  # the provider Flask installs by default
-    app.config["DEFAULT_FAILURE_BODY"] = default_failure_body
-    app.jinja_env.filters["utc"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
-    app.extensions["recorder"] = Recorder()
-    app.before_request(_start_api_call)
-    app.after_request(_record_api_call)
-    app.config["SERVICE"] = f"ticketrouter-{name.lower()}"
-    app.after_request(label_service)
-    app.register_blueprint(control)
-    app.register_blueprint(api)
-
-    @app.get("/")
-    def page() -> str:
-        entries = [(entry, *summarize(entry)) for entry in reversed(_recorder().requests())]
-        return render_template("requests.html", name=name, entries=entries)
-
-    return app
+def current_recorder() -> Recorder:
+    """The app's recorder (one per stand-in app)."""
+    recorder: Recorder = current_app.extensions["recorder"]
+    return recorder

@@ -12,7 +12,8 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from markupsafe import Markup
 
 from standins.blockkit import decode_entities, render_message
-from standins.recorder import create_standin_app, request_body
+from standins.recorder import request_body
+from standins.standin_app import create_standin_app
 
 api = Blueprint("slack_api", __name__, url_prefix="/api")
 _ts_counter = itertools.count(1)

@@ -10,7 +10,8 @@ from typing import Any, cast
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 
-from standins.recorder import create_standin_app, request_body
+from standins.recorder import request_body
+from standins.standin_app import create_standin_app
 from ticketrouter.ticket import Priority
 
 api = Blueprint("trello_api", __name__, url_prefix="/1")
@@ -30,17 +31,19 @@ def _text(status: int, text: str) -> Response:
     return Response(text, status=status, mimetype="text/plain")
 
 
+@api.before_request
+def _refuse_without_credentials() -> Response | None:
+    """Every API call needs a key and a token, as on Trello."""
+    return None if _authorized() else _text(401, "invalid key")
+
+
 @api.get("/lists/<list_id>")
 def get_list(list_id: str) -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     return jsonify({"id": list_id, "name": "Tickets (stand-in)", "closed": False, "idBoard": BOARD["id"]})
 
 
 @api.post("/cards")
 def create_card() -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     body = request_body()
     fields = {**request.args.to_dict(), **(body if isinstance(body, dict) else {})}
     fields.pop("key", None)
@@ -67,8 +70,6 @@ def create_card() -> Response:
 
 @api.get("/lists/<list_id>/cards")
 def list_cards(list_id: str) -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     return jsonify([card for card in _cards() if card["idList"] == list_id])
 
 
@@ -82,22 +83,16 @@ LABELS = [
 
 @api.get("/members/me")
 def me() -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     return jsonify({"id": "c" * 24, "username": "ticketrouter", "fullName": "Ticket Router (stand-in)"})
 
 
 @api.get("/members/me/boards")
 def my_boards() -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     return jsonify([BOARD])
 
 
 @api.get("/boards/<board_id>/lists")
 def board_lists(board_id: str) -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     if board_id != BOARD["id"]:
         return _text(404, "board not found")
     return jsonify([{"id": "dev-list", "name": "Tickets (stand-in)", "closed": False}])
@@ -105,8 +100,6 @@ def board_lists(board_id: str) -> Response:
 
 @api.get("/boards/<board_id>/labels")
 def board_labels(board_id: str) -> Response:
-    if not _authorized():
-        return _text(401, "invalid key")
     if board_id != BOARD["id"]:
         return _text(404, "board not found")
     return jsonify(LABELS)
@@ -115,8 +108,6 @@ def board_labels(board_id: str) -> Response:
 @api.get("/boards/<board_id>/cards/<card_filter>")
 def board_cards(board_id: str, card_filter: str) -> Response:
     """The board's cards (this stand-in archives none), created since the `since` card id."""
-    if not _authorized():
-        return _text(401, "invalid key")
     if board_id != BOARD["id"] or card_filter not in {"all", "open", "closed", "visible"}:
         return _text(404, "board not found")
     since = request.args.get("since", "")

@@ -1,0 +1,1 @@
+"""The checks of `make check-live`, one module per service the router talks to."""
