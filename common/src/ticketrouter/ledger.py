@@ -98,6 +98,9 @@ class Claim:
     action: ClaimAction
     record: dict[str, Any]
     etag: str | None = None  # of the record written by the claim: lets settle skip a re-read
+    # Not written: an idempotent destination's first attempt, whose create-only write at the
+    # destination is the claim (presume_claim). etag is then that of ingest's record.
+    presumed: bool = False
 
 
 def claim_action(record: dict[str, Any], stale_after: float) -> ClaimAction:
@@ -128,6 +131,24 @@ def evolve(record: dict[str, Any], updated: dict[str, Any], note: str | None = N
     return redact(updated)
 
 
+def _first_claim(created: dict[str, Any], destination: str) -> dict[str, Any]:
+    """The record a first claim makes of ingest's record."""
+    return evolve(created, {**created, "status": DELIVERING, "destination": destination, "attempts": 1})
+
+
+def _superseded(record: dict[str, Any], status: Status, claim: Claim | None) -> bool:
+    """Whether a later outcome holds the record, so that this attempt's is only noted beside it."""
+    if record["status"] == DELIVERED:
+        return True
+    if claim is None:
+        return False
+    if claim.presumed:
+        # Never written, and the record changed since ingest: only a delivery, a fact at the
+        # idempotent destination, goes over what others recorded.
+        return status != DELIVERED
+    return record["status"] != DELIVERING or record.get("attempts") != claim.record.get("attempts")
+
+
 class Ledger:
     def __init__(self, s3: Any, bucket: str) -> None:
         self.s3 = s3
@@ -145,6 +166,15 @@ class Ledger:
                 return None
             raise
         return json.loads(response["Body"].read()), response["ETag"]
+
+    def _replace(self, key: str, record: dict[str, Any], etag: str) -> str | None:
+        """Replace the record only if its ETag is etag; None if it differs or does not exist."""
+        try:
+            return self._write(key, record, etag)
+        except ClientError as error:
+            if error_code(error) in _MISSING_CODES:
+                return None  # ingest has not recorded it yet: the read path creates it
+            raise
 
     def _write(self, key: str, record: dict[str, Any], etag: str | None) -> str | None:
         """Create (etag None) or replace the record only if unchanged.
@@ -244,17 +274,23 @@ class Ledger:
         """Refresh a delivering record's updated_at, so that nobody takes it for abandoned."""
         self.change(ticket, lambda record: (record, None) if record["status"] == DELIVERING else None)
 
+    def presume_claim(self, ticket: Ticket, destination: str) -> Claim:
+        """The first claim of a ticket at an idempotent destination, not written (no call).
+
+        Its record is what claim would write on ingest's untouched record, and its etag that
+        record's: settle then records the outcome in one conditional write, and the ledger says
+        "queued" until then (README, "What the ledger shows").
+        """
+        created = self._new_record(ticket)
+        return Claim(
+            ClaimAction.DELIVER, _first_claim(created, destination), _etag_of(created), presumed=True
+        )
+
     def _claim_untouched(self, ticket: Ticket, destination: str) -> Claim | None:
         """Claim with IfMatch on the record as ingest created it; None if it is not that record."""
         created = self._new_record(ticket)
-        taken = {**created, "status": DELIVERING, "destination": destination, "attempts": 1}
-        claimed = evolve(created, taken)
-        try:
-            etag = self._write(self._key(ticket.id), claimed, _etag_of(created))
-        except ClientError as error:
-            if error_code(error) in _MISSING_CODES:
-                return None  # ingest has not recorded it yet: the read path creates it
-            raise
+        claimed = _first_claim(created, destination)
+        etag = self._replace(self._key(ticket.id), claimed, _etag_of(created))
         return Claim(ClaimAction.DELIVER, claimed, etag) if etag is not None else None
 
     def settle(
@@ -273,17 +309,11 @@ class Ledger:
         With the claim that started the attempt, one conditional write does it (no re-read);
         if the record changed since, the compare-and-swap loop takes over, and writes only a
         history note if the attempt lost the ticket to a later claim. A delivered record is
-        never overwritten: what came after it is noted beside it.
+        never overwritten: what came after it is noted beside it (unless it is the same
+        delivery, which adds nothing).
         """
 
-        def apply(record: dict[str, Any]) -> Update:
-            superseded = record["status"] == DELIVERED or (
-                claim is not None
-                and (record["status"] != DELIVERING or record.get("attempts") != claim.record.get("attempts"))
-            )
-            if superseded:
-                what = f"{status} ({outcome or '-'}{', ' + reference if reference else ''})"
-                return record, f"superseded: a later outcome, {what}, left the record as it was"
+        def recorded(record: dict[str, Any]) -> Update:
             record["status"] = status
             if outcome is not None:
                 record["last_outcome"] = outcome
@@ -292,9 +322,22 @@ class Ledger:
             record["last_error"] = error
             return record, note
 
+        def apply(record: dict[str, Any]) -> Update | None:
+            if record["status"] == DELIVERED == status and record.get("reference") == reference:
+                return None
+            if _superseded(record, status, claim):
+                what = f"{status} ({outcome or '-'}{', ' + reference if reference else ''})"
+                return record, f"superseded: a later outcome, {what}, left the record as it was"
+            if claim is not None and claim.presumed and record["status"] != DELIVERING:
+                # A delivery never claimed in this record (it changed since ingest): count it now.
+                record["attempts"] = record.get("attempts", 0) + 1
+                record["destination"] = claim.record["destination"]
+            return recorded(record)
+
+        # The claim's own record, unchanged since (IfMatch): the attempt's outcome goes over it.
         if claim is not None and claim.etag:
-            updated = evolve(claim.record, *apply(dict(claim.record)))
-            if self._write(self._key(ticket.id), updated, claim.etag) is not None:
+            updated = evolve(claim.record, *recorded(dict(claim.record)))
+            if self._replace(self._key(ticket.id), updated, claim.etag) is not None:
                 return
         self.change(ticket, apply)
 
