@@ -302,7 +302,7 @@ def first_attempt(sqs, queues, ledger, sent: Ticket) -> None:
     as its retry delay running out would."""
     send(sqs, queues, sent.to_message())
     consumer = Consumer(sqs, queues, RecordingDestination(), ledger, ConsumerOptions(wait_seconds=0))
-    [message] = consumer.receive()
+    [message] = consumer.queue.receive()
     consumer.handle(message)
     sqs.change_message_visibility(
         QueueUrl=queues.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -315,7 +315,7 @@ def test_an_unknown_outcome_is_recorded_and_retried_no_sooner_than_the_unknown_d
     options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(unknown_retry_seconds=45))
     consumer = Consumer(sqs, queues, RecordingDestination(), ledger, options)
     delays = []
-    consumer.retry_later = lambda message, delay: delays.append(delay)
+    consumer.queue.hide = lambda message, delay: delays.append(delay)
     assert consumer.run()[Outcome.RETRY] == 1
     record = ledger.get(sent.id)
     assert (record["status"], record["last_outcome"]) == ("failed", "unknown")
