@@ -59,34 +59,42 @@ def timed_drain(bench: Bench, tickets: list[Ticket], drain: Callable[[], None] |
     return elapsed
 
 
-def plain_loop(bench: Bench, tickets: list[Ticket]) -> float:
-    """The ceiling: tickets/s of worker-s3's calls made by a plain boto3 loop."""
-    s3, sqs, url = bench.s3, bench.sqs, bench.queue_url(LOW_QUEUE)
+def seed_ledger(s3: Any, tickets: list[Ticket]) -> dict[str, str]:
+    """Ledger records for the tickets, as ingest writes them; returns their ETags by ticket id."""
     etags = {}
-    for ticket in tickets:  # the ledger records, as ingest writes them (not timed)
+    for ticket in tickets:
         body = json.dumps({"ticket_id": ticket.id, "status": "queued", "history": []}).encode()
         key = f"tickets/{ticket.id}.json"
         etags[ticket.id] = s3.put_object(Bucket=LEDGER_BUCKET, Key=key, Body=body, IfNoneMatch="*")["ETag"]
-    left, lock = [len(tickets)], threading.Lock()
+    return etags
 
-    def one_ticket(message: dict[str, Any]) -> None:
-        ticket = Ticket.from_message(message["Body"])
-        s3.put_object(
-            Bucket=TICKETS_BUCKET,
-            Key=f"tickets/low/{ticket.id}.json",
-            Body=message["Body"],
-            ContentType="application/json",
-            ServerSideEncryption="AES256",
-            IfNoneMatch="*",
-        )
-        record = {"ticket_id": ticket.id, "status": "delivered", "history": [{"status": "delivered"}]}
-        s3.put_object(
-            Bucket=LEDGER_BUCKET,
-            Key=f"tickets/{ticket.id}.json",
-            Body=json.dumps(record).encode(),
-            ContentType="application/json",
-            IfMatch=etags[ticket.id],
-        )
+
+def write_plainly(s3: Any, message: dict[str, Any], etags: dict[str, str]) -> None:
+    """worker-s3's two S3 calls for one ticket: the object, create-only; the record, IfMatch."""
+    ticket = Ticket.from_message(message["Body"])
+    s3.put_object(
+        Bucket=TICKETS_BUCKET,
+        Key=f"tickets/low/{ticket.id}.json",
+        Body=message["Body"],
+        ContentType="application/json",
+        ServerSideEncryption="AES256",
+        IfNoneMatch="*",
+    )
+    record = {"ticket_id": ticket.id, "status": "delivered", "history": [{"status": "delivered"}]}
+    s3.put_object(
+        Bucket=LEDGER_BUCKET,
+        Key=f"tickets/{ticket.id}.json",
+        Body=json.dumps(record).encode(),
+        ContentType="application/json",
+        IfMatch=etags[ticket.id],
+    )
+
+
+def plain_loop(bench: Bench, tickets: list[Ticket]) -> float:
+    """The ceiling: tickets/s of worker-s3's calls made by a plain boto3 loop."""
+    s3, sqs, url = bench.s3, bench.sqs, bench.queue_url(LOW_QUEUE)
+    etags = seed_ledger(s3, tickets)  # not timed
+    left, lock = [len(tickets)], threading.Lock()
 
     def loop() -> None:
         while left[0] > 0:
@@ -98,7 +106,7 @@ def plain_loop(bench: Bench, tickets: list[Ticket]) -> float:
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             for message in messages:
-                one_ticket(message)
+                write_plainly(s3, message, etags)
             if messages:
                 entries = [
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)
