@@ -28,11 +28,12 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
-from probes import free_port  # noqa: E402
 from scenario import BenchRun, Scenario, Section  # noqa: E402
+from stacks import base_env  # noqa: E402
+
+from probes import free_port  # noqa: E402
 from stack import Stack  # noqa: E402
 from stack_services import Ports  # noqa: E402
-from stacks import base_env  # noqa: E402
 from supervise import wait_until  # noqa: E402
 from ticketrouter.pacing import busiest_window  # noqa: E402
 

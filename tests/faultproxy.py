@@ -15,7 +15,9 @@ faulted, the others always pass:
 
 ``seen`` lists the request line (method, path) of every request, faulted or not, so a test
 can count the calls that reached the upstream; ``calls`` counts them by operation (the SQS
-action, or ``S3 <method>``).
+action, or ``S3 <method>``); ``answered`` lists (method, path, status) of every request the
+upstream answered (whether or not the client got the answer), so a test can tell a write
+that took effect from one refused (e.g. a create-only S3 PUT answered 412).
 
 Latency, independent of the mode: ``set_latency(0.02)`` delays every request (matched or not)
 by that many seconds before it is forwarded, as a real AWS endpoint's round trip would; the
@@ -170,6 +172,7 @@ class FaultProxy:
         self.holding = 0  # requests waiting to be forwarded (HOLD_REQUESTS)
         self.seen: list[tuple[str, str]] = []  # (method, path) of every request
         self.calls: Counter[str] = Counter()  # requests by operation()
+        self.answered: list[tuple[str, str, int]] = []  # (method, path, status) answered upstream
         self.latency = 0.0  # seconds added before forwarding each request
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -300,6 +303,8 @@ class FaultProxy:
             time.sleep(latency)
         upstream.sendall(head + body)
         answer_head = from_upstream.until(b"\r\n\r\n")
+        with self._lock:
+            self.answered.append((method, path, int(answer_head.split(b" ", 2)[1])))
         no_body = head.startswith(b"HEAD ") or answer_head.split(b" ", 2)[1] in (b"204", b"304")
         answer = answer_head + (b"" if no_body else from_upstream.body(answer_head, until_close=True))
         with self._lock:

@@ -3,7 +3,8 @@ the check every such test ends with: accepted = delivered + dead-lettered, dupli
 
 Effects are counted at the destinations themselves, never from our own records: messages in
 the Slack stand-in's channel, cards on the Trello stand-in's board, and, for S3 (where a second
-write of the same key leaves one object), the PutObject requests that went through a proxy.
+write of the same key leaves one object), the PutObject requests that went through a proxy and
+that S3 applied (answered 2xx: a create-only PUT refused with 412 wrote nothing).
 """
 
 from __future__ import annotations
@@ -58,11 +59,12 @@ def trello_board(router: Router) -> list[dict[str, Any]]:
 
 
 def s3_puts(proxy: FaultProxy, ticket_id: str) -> int:
-    """PutObject requests for the ticket's object in the tickets bucket that went through proxy."""
+    """PutObject requests for the ticket's object in the tickets bucket that went through proxy
+    and were applied (answered 2xx, whether or not the worker lived to read the answer)."""
     return sum(
         1
-        for method, path in proxy.seen
-        if method == "PUT" and path.startswith("/tickets/tickets/") and ticket_id in path
+        for method, path, status in proxy.answered
+        if method == "PUT" and path.startswith("/tickets/tickets/") and ticket_id in path and status < 300
     )
 
 

@@ -14,7 +14,13 @@ from ticketrouter.backoff import compute_backoff
 from ticketrouter.config import RouterSettings
 from ticketrouter.consumer import Consumer, ConsumerOptions, Outcome
 from ticketrouter.delivery import DeliveryOptions
-from ticketrouter.destination import AttemptOutcome, NotSentError, OutcomeUnknownError, PermanentDeliveryError
+from ticketrouter.destination import (
+    AlreadyDeliveredError,
+    AttemptOutcome,
+    NotSentError,
+    OutcomeUnknownError,
+    PermanentDeliveryError,
+)
 from ticketrouter.ledger import Ledger, Status
 from ticketrouter.observability import DELIVERIES, Health
 from ticketrouter.queues import ensure_queue_pair
@@ -296,7 +302,7 @@ def first_attempt(sqs, queues, ledger, sent: Ticket) -> None:
     as its retry delay running out would."""
     send(sqs, queues, sent.to_message())
     consumer = Consumer(sqs, queues, RecordingDestination(), ledger, ConsumerOptions(wait_seconds=0))
-    [message] = consumer.receive()
+    [message] = consumer.queue.receive()
     consumer.handle(message)
     sqs.change_message_visibility(
         QueueUrl=queues.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
@@ -309,7 +315,7 @@ def test_an_unknown_outcome_is_recorded_and_retried_no_sooner_than_the_unknown_d
     options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(unknown_retry_seconds=45))
     consumer = Consumer(sqs, queues, RecordingDestination(), ledger, options)
     delays = []
-    consumer.retry_later = lambda message, delay: delays.append(delay)
+    consumer.queue.hide = lambda message, delay: delays.append(delay)
     assert consumer.run()[Outcome.RETRY] == 1
     record = ledger.get(sent.id)
     assert (record["status"], record["last_outcome"]) == ("failed", "unknown")
@@ -420,6 +426,129 @@ def test_a_record_changed_since_ingest_is_read_before_it_is_claimed(sqs, queues,
     assert counting.calls[:3] == ["put_object", "get_object", "put_object"]
     assert destination.lookups == 1 and destination.delivered == []
     assert ledger.get(sent.id)["reference"] == "ref-earlier"
+
+
+# --- an idempotent destination: its create-only write is the first claim --------------
+
+
+class CreateOnlyDestination(RecordingDestination):
+    """Idempotent, as S3 with IfNoneMatch: a second copy of a ticket is refused by the
+    destination itself. `writes` counts what it really wrote; `held` is what it holds."""
+
+    idempotent = True
+
+    def __init__(self, held: list[Ticket] | None = None) -> None:
+        super().__init__()
+        self.held = {t.id for t in held or []}
+        self.writes = 0
+        self.seen_status: list[str] = []
+        self.ledger: Ledger | None = None
+
+    def deliver(self, ticket: Ticket) -> str:
+        if self.ledger is not None:
+            self.seen_status.append((self.ledger.get(ticket.id) or {}).get("status", "none"))
+        if ticket.id in self.held:
+            raise AlreadyDeliveredError(f"ref-{ticket.id}")
+        reference = super().deliver(ticket)
+        self.held.add(ticket.id)
+        self.writes += 1
+        return reference
+
+
+def redelivered(sqs, queues, sent: Ticket) -> None:
+    """Put the ticket's message on the queue and receive it once without handling it, as a
+    worker killed mid-attempt would: the next receive is its second (attempt 2)."""
+    send(sqs, queues, sent.to_message())
+    [message] = sqs.receive_message(QueueUrl=queues.url, WaitTimeSeconds=0)["Messages"]
+    sqs.change_message_visibility(
+        QueueUrl=queues.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+
+
+def test_an_idempotent_destination_first_delivery_costs_the_ledger_one_write(sqs, queues, ledger):
+    sent = ticket()
+    ledger.create(sent)
+    counting = CountingS3(ledger.s3)
+    send(sqs, queues, sent.to_message())
+    destination = CreateOnlyDestination()
+    destination.ledger = ledger
+    assert (
+        Consumer(sqs, queues, destination, Ledger(counting, ledger.bucket), BURST).run()[Outcome.DELIVERED]
+        == 1
+    )
+    # no claim before the send: one conditional write over ingest's record, after it
+    assert counting.calls == ["put_object"]
+    assert destination.seen_status == ["queued"]  # what GET /tickets/<id> says while in flight
+    record = ledger.get(sent.id)
+    assert (record["status"], record["attempts"], record["reference"]) == ("delivered", 1, f"ref-{sent.id}")
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "delivered"]
+
+
+def test_a_copy_of_a_ticket_an_idempotent_destination_holds_is_dropped_not_rewritten(sqs, queues, ledger):
+    sent = ticket()
+    ledger.create(sent)
+    send(sqs, queues, sent.to_message())
+    send(sqs, queues, sent.to_message())  # SQS at-least-once: both are first receives
+    destination = CreateOnlyDestination()
+    result = Consumer(sqs, queues, destination, ledger, BURST).run()
+    assert (result[Outcome.DELIVERED], result[Outcome.DUPLICATE]) == (1, 1)
+    assert destination.writes == 1
+    record = ledger.get(sent.id)
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "delivered"]
+
+
+def test_after_a_crash_between_write_and_record_the_redelivery_finds_it_and_writes_nothing(
+    sqs, queues, ledger
+):
+    sent = ticket()
+    ledger.create(sent)  # untouched: the first attempt wrote the object and died before the record
+    redelivered(sqs, queues, sent)
+    destination = CreateOnlyDestination(held=[sent])
+    assert Consumer(sqs, queues, destination, ledger, BURST).run()[Outcome.DELIVERED] == 1
+    assert destination.writes == 0
+    record = ledger.get(sent.id)
+    assert (record["status"], record["attempts"], record["reference"]) == ("delivered", 1, f"ref-{sent.id}")
+    assert "found; not re-sent" in record["history"][-1]["note"]
+
+
+def test_a_failed_first_attempt_at_an_idempotent_destination_is_recorded_as_failed(sqs, queues, ledger):
+    sent = ticket("transient")
+    ledger.create(sent)
+    send(sqs, queues, sent.to_message())
+    assert Consumer(sqs, queues, CreateOnlyDestination(), ledger, BURST).run()[Outcome.RETRY] == 1
+    record = ledger.get(sent.id)
+    assert (record["status"], record["attempts"], record["last_outcome"]) == ("failed", 1, "unknown")
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "failed"]
+
+
+@pytest.mark.parametrize("before", ["missing", "redriven"])
+def test_a_first_write_over_a_record_changed_since_ingest_is_recorded_after_a_read(
+    sqs, queues, ledger, before
+):
+    sent = ticket()
+    if before == "redriven":
+        ledger.create(sent)
+        ledger.settle(sent, Status.DEAD_LETTERED, outcome=AttemptOutcome.REFUSED, error="AccessDenied")
+        ledger.settle(sent, Status.QUEUED, outcome=AttemptOutcome.UNKNOWN, note="redriven")
+    send(sqs, queues, sent.to_message())  # missing: ingest has not written the record yet
+    destination = CreateOnlyDestination()
+    assert Consumer(sqs, queues, destination, ledger, BURST).run()[Outcome.DELIVERED] == 1
+    record = ledger.get(sent.id)
+    assert (record["status"], record["attempts"], record["destination"]) == ("delivered", 1, "recording")
+    assert destination.writes == 1
+
+
+def test_an_idempotent_delivery_over_another_worker_claim_is_recorded_once(ledger):
+    sent = ticket()
+    ledger.create(sent)
+    presumed = ledger.presume_claim(sent, "s3")  # a first receive, writing the object...
+    other = ledger.claim(sent, "s3", stale_after=60)  # ...while a copy's worker claims the ticket
+    ledger.settle(sent, Status.DELIVERED, outcome=AttemptOutcome.DELIVERED, reference="ref", claim=presumed)
+    # the copy's write was refused ("already there"): it records the same delivery
+    ledger.settle(sent, Status.DELIVERED, outcome=AttemptOutcome.DELIVERED, reference="ref", claim=other)
+    record = ledger.get(sent.id)
+    assert (record["status"], record["attempts"]) == ("delivered", 1)
+    assert [h["status"] for h in record["history"]] == ["queued", "delivering", "delivered"]
 
 
 def test_an_unexpected_exception_is_logged_once_and_stops_the_loop_cleanly(sqs, queues, ledger, caplog):

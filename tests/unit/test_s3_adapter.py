@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from tests.support import dead_endpoint
 from ticketrouter.destination import (
+    AlreadyDeliveredError,
     LookupFailedError,
     NotSentError,
     OutcomeUnknownError,
@@ -50,12 +51,17 @@ def test_deliver_writes_the_ticket_json_encrypted(s3):
     assert Ticket.from_message(stored["Body"].read().decode()) == ticket
 
 
-def test_delivering_twice_leaves_one_object(s3):
+def test_a_second_delivery_writes_nothing_and_names_the_first(s3):
+    """The object PUT is create-only: the destination itself refuses a second copy."""
     ticket = make_ticket()
     destination = S3Destination(s3, "tickets")
-    destination.deliver(ticket)
-    destination.deliver(ticket)
-    assert s3.list_objects_v2(Bucket="tickets")["KeyCount"] == 1
+    s3.put_bucket_versioning(Bucket="tickets", VersioningConfiguration={"Status": "Enabled"})
+    uri = destination.deliver(ticket)
+    with pytest.raises(AlreadyDeliveredError) as held:
+        destination.deliver(ticket)
+    assert held.value.reference == uri
+    versions = s3.list_object_versions(Bucket="tickets")["Versions"]
+    assert [v["Key"] for v in versions] == [object_key(ticket)]  # written once
     assert (
         json.loads(s3.get_object(Bucket="tickets", Key=object_key(ticket))["Body"].read())["id"] == ticket.id
     )
@@ -78,11 +84,19 @@ def test_an_unreachable_endpoint_is_not_sent():
             S3Destination(s3, "tickets").deliver(make_ticket())
 
 
-def test_a_server_error_is_an_unknown_outcome():
+@pytest.mark.parametrize(
+    ("code", "status", "classified"),
+    [
+        ("InternalError", 500, OutcomeUnknownError),
+        # another conditional write of the same key was in progress: ours was not applied
+        ("ConditionalRequestConflict", 409, NotSentError),
+    ],
+)
+def test_an_answered_error_is_classified(code, status, classified):
     s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     with Stubber(s3) as stub:
-        stub.add_client_error("put_object", "InternalError", http_status_code=500)
-        with pytest.raises(OutcomeUnknownError, match="InternalError"):
+        stub.add_client_error("put_object", code, http_status_code=status)
+        with pytest.raises(classified, match=code):
             S3Destination(s3, "tickets").deliver(make_ticket())
 
 

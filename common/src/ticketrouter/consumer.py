@@ -10,34 +10,28 @@ which the next receive drops.
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from ticketrouter.config import WorkerSettings
 from ticketrouter.delivery import Delivery, DeliveryOptions, Outcome, ParkReason, Verdict
 from ticketrouter.destination import Destination
-from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.lease import Lease
 from ticketrouter.ledger import Ledger
 from ticketrouter.logs import bound_ticket
 from ticketrouter.observability import DELIVERIES, DLQ_MOVES, Health
 from ticketrouter.queues import QueuePair
-from ticketrouter.redaction import redact
 from ticketrouter.ticket import Ticket
+from ticketrouter.work_queue import Message, WorkQueue
 
 if TYPE_CHECKING:
     from types_boto3_sqs import SQSClient
-    from types_boto3_sqs.type_defs import DeleteMessageBatchRequestEntryTypeDef
 
 __all__ = ["Consumer", "ConsumerOptions", "Handled", "Outcome"]
 log = logging.getLogger(__name__)
-
-# Pause after a failed receive so an unreachable queue does not become a busy loop.
-RECEIVE_ERROR_PAUSE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -87,8 +81,7 @@ class Consumer:
         options: ConsumerOptions = ConsumerOptions(),
         health: Health | None = None,
     ) -> None:
-        self.sqs = sqs
-        self.queues = queues
+        self.queue = WorkQueue(sqs, queues, options.batch_size, options.wait_seconds)
         self.health = health
         self.destination = destination
         self.delivery = Delivery(destination, ledger, options.delivery)
@@ -136,13 +129,13 @@ class Consumer:
             while not self.stopping:
                 if self.health:
                     self.health.beat()
-                messages = self.receive()
+                messages = self.queue.receive()
                 if not messages and self.options.burst:
                     break
                 handled = self.handle_batch(messages, pool)
                 if deleting is not None:
                     deleting.result()
-                deleting = deleter.submit(self.delete_batch, [m for m, h in handled if h.delete])
+                deleting = deleter.submit(self.queue.delete, [m for m, h in handled if h.delete])
                 for _, result in handled:
                     counts[result.outcome] += 1
         finally:
@@ -150,48 +143,31 @@ class Consumer:
                 deleting.result()
 
     def handle_batch(
-        self, messages: list[dict[str, Any]], pool: ThreadPoolExecutor
-    ) -> list[tuple[dict[str, Any], Handled]]:
+        self, messages: list[Message], pool: ThreadPoolExecutor
+    ) -> list[tuple[Message, Handled]]:
         """Deliver a batch concurrently (up to the pool's size); the caller deletes what it settled."""
         futures = [pool.submit(self._handle_unless_stopping, message) for message in messages]
         handled = [(message, future.result()) for message, future in zip(messages, futures, strict=True)]
         return [(message, result) for message, result in handled if result is not None]
 
-    def _handle_unless_stopping(self, message: dict[str, Any]) -> Handled | None:
+    def _handle_unless_stopping(self, message: Message) -> Handled | None:
         if self.stopping:
             return None  # not started: it becomes visible again after the visibility timeout
         return self._handle_counted(message)
 
-    def receive(self) -> list[dict[str, Any]]:
-        """One long poll; an SQS error is logged and yields an empty batch after a pause."""
-        try:
-            response = self.sqs.receive_message(
-                QueueUrl=self.queues.url,
-                MaxNumberOfMessages=self.options.batch_size,
-                WaitTimeSeconds=self.options.wait_seconds,
-                MessageSystemAttributeNames=["ApproximateReceiveCount"],
-                MessageAttributeNames=["All"],
-            )
-        except AWS_ERRORS as error:
-            log.error("receive failed", extra={"error": str(error)})
-            time.sleep(RECEIVE_ERROR_PAUSE_SECONDS)
-            return []
-        # The consumer handles messages as the plain dicts they are at run time.
-        return cast("list[dict[str, Any]]", response.get("Messages", []))
-
-    def handle(self, message: dict[str, Any]) -> Outcome:
+    def handle(self, message: Message) -> Outcome:
         """Deliver one message and settle it: delete, schedule a retry, or park."""
         handled = self._handle_counted(message)
         if handled.delete:
-            self.delete_batch([message])
+            self.queue.delete([message])
         return handled.outcome
 
-    def _handle_counted(self, message: dict[str, Any]) -> Handled:
+    def _handle_counted(self, message: Message) -> Handled:
         handled = self._handle(message)
         DELIVERIES.labels(self.destination.name, handled.outcome.value).inc()
         return handled
 
-    def _handle(self, message: dict[str, Any]) -> Handled:
+    def _handle(self, message: Message) -> Handled:
         try:
             ticket = Ticket.from_message(message["Body"])
         except ValidationError as error:
@@ -207,17 +183,17 @@ class Consumer:
                 verdict = self.delivery.attempt(ticket, attempt)
             return self.settle(ticket, message, verdict)
 
-    def renew(self, ticket: Ticket, message: dict[str, Any]) -> None:
+    def renew(self, ticket: Ticket, message: Message) -> None:
         """Keep a long delivery's message hidden and its claim fresh (see lease.py)."""
         with bound_ticket(ticket.id):
             log.info("delivery still under way; renewing the lease")
-            self.retry_later(message, int(self.options.delivery.stale_after_seconds))
+            self.queue.hide(message, int(self.options.delivery.stale_after_seconds))
             self.delivery.refresh_claim(ticket)
 
-    def settle(self, ticket: Ticket, message: dict[str, Any], verdict: Verdict) -> Handled:
+    def settle(self, ticket: Ticket, message: Message, verdict: Verdict) -> Handled:
         """Carry the verdict out on SQS, except the delete, which the caller batches."""
         if verdict.outcome is Outcome.RETRY:
-            self.retry_later(message, verdict.delay)
+            self.queue.hide(message, verdict.delay)
             return Handled(Outcome.RETRY, delete=False)
         if verdict.outcome is Outcome.PARKED:
             if self.park(message, verdict.reason, verdict.kind or ParkReason.EXHAUSTED) is Outcome.RETRY:
@@ -225,48 +201,10 @@ class Consumer:
             self.delivery.record_parked(ticket, verdict)
         return Handled(verdict.outcome, delete=True)
 
-    def delete_batch(self, messages: list[dict[str, Any]]) -> None:
-        """Delete settled messages, up to 10 per DeleteMessageBatch call."""
-        for start in range(0, len(messages), 10):
-            entries: list[DeleteMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(i), "ReceiptHandle": message["ReceiptHandle"]}
-                for i, message in enumerate(messages[start : start + 10])
-            ]
-            try:
-                response = self.sqs.delete_message_batch(QueueUrl=self.queues.url, Entries=entries)
-            except AWS_ERRORS as error:
-                # Settled but not deleted: SQS will redeliver them, and the ledger drops them then.
-                log.error("delete failed after settling", extra={"error": str(error), "count": len(entries)})
-                continue
-            for failed in response.get("Failed", []):
-                log.error(
-                    "delete failed after settling",
-                    extra={"error": f"{failed.get('Code')}: {failed.get('Message', '')}"},
-                )
-
-    def retry_later(self, message: dict[str, Any], delay: int) -> None:
-        try:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queues.url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=delay,
-            )
-        except AWS_ERRORS as error:
-            log.error("could not schedule retry; default visibility applies", extra={"error": str(error)})
-
-    def park(self, message: dict[str, Any], reason: str, kind: ParkReason) -> Outcome:
+    def park(self, message: Message, reason: str, kind: ParkReason) -> Outcome:
         """Copy the message to the dead-letter queue at once, with the reason attached (the
-        caller deletes the original)."""
-        attributes = dict(message.get("MessageAttributes", {}))
-        attributes["park_reason"] = {"DataType": "String", "StringValue": redact(reason)[:1000]}
-        try:
-            self.sqs.send_message(
-                QueueUrl=self.queues.dlq_url,
-                MessageBody=message["Body"],
-                MessageAttributes=attributes,
-            )
-        except AWS_ERRORS as error:
-            log.error("could not park message; it stays on the queue", extra={"error": str(error)})
+        caller deletes the original); RETRY if it could not (it stays on the queue)."""
+        if not self.queue.park(message, reason):
             return Outcome.RETRY
         DLQ_MOVES.labels(self.destination.name, kind.value).inc()
         return Outcome.PARKED

@@ -7,66 +7,39 @@ claim (ledger: delivering) → send → record (ledger: delivered) → delete th
 before "record" leaves a stale "delivering" record, and a timeout or 5xx leaves
 ``last_outcome: unknown``: either way the next attempt is a *reconcile*, which asks the
 destination (``find``) and sends only if the ticket is provably not there.
+
+An idempotent destination (S3: a create-only write keyed by the ticket id) refuses a second
+copy by itself, so on a message's first receive its send *is* the claim: send → record (one
+conditional write over ingest's record) → delete. The ledger says "queued" until the record;
+a crash before it leaves that record untouched, and the redelivered message takes the full
+path above, where the destination answers "already there" (``AlreadyDeliveredError``) rather
+than writing twice.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ticketrouter.backoff import compute_backoff
-from ticketrouter.destination import AttemptOutcome, Destination, outcome_of
+from ticketrouter.destination import (
+    AlreadyDeliveredError,
+    AttemptOutcome,
+    Destination,
+    is_idempotent,
+    outcome_of,
+)
 from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.faults import CrashPoint, crash_point
-from ticketrouter.ledger import Claim, ClaimAction, Ledger, LedgerConflict, Status
+from ticketrouter.ledger import Ledger, LedgerConflict
+from ticketrouter.ledger_records import Claim, ClaimAction, Status
 from ticketrouter.observability import DELIVERY_LATENCY, RETRIES
 from ticketrouter.ticket import Ticket
+from ticketrouter.verdicts import DeliveryOptions, Outcome, ParkReason, Verdict
 
+__all__ = ["Delivery", "DeliveryOptions", "Outcome", "ParkReason", "Verdict"]
 log = logging.getLogger(__name__)
 LEDGER_ERRORS = (*AWS_ERRORS, LedgerConflict)
-
-
-class Outcome(enum.StrEnum):
-    """What became of a message."""
-
-    DELIVERED = "delivered"
-    DUPLICATE = "duplicate"  # the ledger says settled already: message dropped, nothing sent
-    RETRY = "retry"
-    PARKED = "parked"
-
-
-class ParkReason(enum.StrEnum):
-    PERMANENT = "permanent"  # the destination refused the ticket
-    EXHAUSTED = "exhausted"  # the last attempt failed too
-    LEDGER = "ledger"  # the ledger could not be reached on the last attempt
-    COPY = "copy"  # a copy of a ticket another worker was delivering, on its last receive
-    POISON = "poison"  # the message is not a ticket
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What the loop must do with the message: delete it, retry it later, or park it."""
-
-    outcome: Outcome
-    delay: int = 0  # RETRY: seconds until the message is visible again
-    reason: str = ""  # PARKED: the park_reason an operator reads
-    kind: ParkReason | None = None  # PARKED
-    attempt_outcome: AttemptOutcome | None = None  # PARKED: recorded with "dead-lettered"
-
-
-@dataclass(frozen=True)
-class DeliveryOptions:
-    retry_base_seconds: float = 5
-    retry_max_seconds: float = 900
-    # The queue's redrive count: the attempt that fails at this count parks the message itself.
-    max_attempts: int = 5
-    # A ticket "delivering" for longer than this (the visibility timeout) was abandoned by a dead worker.
-    stale_after_seconds: float = 60
-    # After an unknown outcome, wait at least this long before looking: a request that timed
-    # out on our side may still be processed by the destination.
-    unknown_retry_seconds: float = 30
 
 
 class Delivery:
@@ -83,10 +56,35 @@ class Delivery:
 
     def attempt(self, ticket: Ticket, attempt: int) -> Verdict:
         """Deliver the ticket at most once in effect; return what to do with its message."""
+        if attempt == 1 and is_idempotent(self.destination):
+            # Its create-only write claims the ticket: the ledger is written once, after it.
+            presumed = self.ledger.presume_claim(ticket, self.name)
+            crash_point(CrashPoint.BEFORE_SEND)
+            return self._send(ticket, presumed, attempt, None)
+        claim = self._claim(ticket, attempt)
+        if isinstance(claim, Verdict):
+            return claim
+        crash_point(CrashPoint.AFTER_CLAIM)
+        note = None
+        if claim.action is ClaimAction.RECONCILE:
+            looked = self._look(ticket, claim, attempt)
+            if isinstance(looked, Verdict):
+                return looked
+            note = looked
+        return self._send(ticket, claim, attempt, note)
+
+    def _claim(self, ticket: Ticket, attempt: int) -> Claim | Verdict:
+        """The ledger's claim on the ticket, or the verdict when it is not ours to send now
+        (settled, another worker's right now, or the ledger unreachable)."""
         try:
             claim = self.ledger.claim(ticket, self.name, self.options.stale_after_seconds)
         except LEDGER_ERRORS as error:
             return self._ledger_unavailable(error, attempt)
+        return self._taken(claim, attempt) or claim
+
+    def _taken(self, claim: Claim, attempt: int) -> Verdict | None:
+        """The verdict when the claim says the ticket is not ours to send (settled, or another
+        worker's right now); None when it is."""
         if claim.action is ClaimAction.SKIP:
             log.info(
                 "already settled; dropping the duplicate message", extra={"status": claim.record["status"]}
@@ -100,14 +98,7 @@ class Delivery:
                 return Verdict(Outcome.PARKED, reason=reason, kind=ParkReason.COPY)
             log.info("another worker is delivering this ticket; checking back later")
             return Verdict(Outcome.RETRY, int(self.options.stale_after_seconds))
-        crash_point(CrashPoint.AFTER_CLAIM)
-        note = None
-        if claim.action is ClaimAction.RECONCILE:
-            looked = self._look(ticket, claim, attempt)
-            if isinstance(looked, Verdict):
-                return looked
-            note = looked
-        return self._send(ticket, claim, attempt, note)
+        return None
 
     def _ledger_unavailable(self, error: Exception, attempt: int) -> Verdict:
         """No delivery without the ledger: it is what keeps a redelivered message from posting twice."""
@@ -143,6 +134,8 @@ class Delivery:
     def _send(self, ticket: Ticket, claim: Claim, attempt: int, note: str | None) -> Verdict:
         try:
             reference = self.destination.deliver(ticket)
+        except AlreadyDeliveredError as held:
+            return self._already_there(ticket, claim, attempt, held.reference)
         except Exception as error:  # noqa: BLE001 — classified by outcome_of; unclassified means unknown
             outcome = outcome_of(error)
             if outcome is AttemptOutcome.REFUSED:
@@ -161,6 +154,17 @@ class Delivery:
         log.info(
             "delivered", extra={"reference": reference, "latency_s": round(latency, 3), "attempt": attempt}
         )
+        return self._delivered(ticket, claim, attempt, reference, note)
+
+    def _already_there(self, ticket: Ticket, claim: Claim, attempt: int, reference: str) -> Verdict:
+        """An idempotent destination held the ticket already: record it, never write it again."""
+        log.info("the destination holds it already; not sending again", extra={"reference": reference})
+        note = f"{self.name} already held it (an earlier attempt or a copy): found; not re-sent"
+        if claim.presumed:  # a copy, or a redriven message: the ledger decides, as for any redelivery
+            claimed = self._claim(ticket, attempt)
+            if isinstance(claimed, Verdict):
+                return claimed
+            claim = claimed
         return self._delivered(ticket, claim, attempt, reference, note)
 
     def _delivered(

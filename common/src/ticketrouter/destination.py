@@ -10,6 +10,12 @@ An attempt to hand a ticket over ends in one of four outcomes (``AttemptOutcome`
   the request was sent, a connection reset mid-response, a 5xx). The next attempt first asks
   the destination (``find``) and sends only if the ticket is provably absent. Any other
   exception from ``deliver`` counts as unknown too: guessing "not sent" is how tickets double.
+
+An *idempotent* destination (``idempotent = True``; worker-s3) writes create-only, keyed by the
+ticket id: a second hand-over of the same ticket is refused by the destination itself and
+``deliver`` raises ``AlreadyDeliveredError`` with the reference of the earlier one. Its first
+attempt therefore needs no ledger claim before the send (see delivery.py). A destination that
+does not say so is not idempotent.
 """
 
 from __future__ import annotations
@@ -53,6 +59,15 @@ class OutcomeUnknownError(DeliveryError):
     outcome = AttemptOutcome.UNKNOWN
 
 
+class AlreadyDeliveredError(TicketRouterError):
+    """An idempotent destination already holds this ticket (from an earlier attempt or a copy
+    of its message); nothing was written this time."""
+
+    def __init__(self, reference: str) -> None:
+        super().__init__(f"already delivered as {reference}")
+        self.reference = reference
+
+
 class LookupFailedError(DeliveryError):
     """The destination could not be asked whether it already holds the ticket."""
 
@@ -81,7 +96,8 @@ class Destination(Protocol):
     def deliver(self, ticket: Ticket) -> str:
         """Hand the ticket over; return a reference to it at the destination.
 
-        Raises PermanentDeliveryError, NotSentError or OutcomeUnknownError.
+        Raises PermanentDeliveryError, NotSentError or OutcomeUnknownError (and, from an
+        idempotent destination, AlreadyDeliveredError).
         """
 
     def find(self, ticket: Ticket) -> str | None:
@@ -89,3 +105,8 @@ class Destination(Protocol):
 
         Raises LookupFailedError when the destination cannot tell.
         """
+
+
+def is_idempotent(destination: Destination) -> bool:
+    """Whether the destination itself refuses a second copy of a ticket (see the module doc)."""
+    return getattr(destination, "idempotent", False) is True

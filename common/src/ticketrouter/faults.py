@@ -18,6 +18,9 @@ VARIABLE = "TICKETROUTER_CRASH_AT"
 
 class CrashPoint(enum.StrEnum):
     AFTER_CLAIM = "after_claim"  # the ledger says delivering; the destination was not called
+    # An idempotent destination's first attempt, which claims nothing in the ledger: the
+    # ledger says queued; the destination was not called.
+    BEFORE_SEND = "before_send"
     AFTER_SEND = "after_send"  # the destination accepted the ticket; the ledger does not know yet
     AFTER_RECORD = "after_record"  # the ledger says delivered; the message is still on the queue
 
