@@ -25,11 +25,13 @@ import boto3
 from botocore.exceptions import ClientError, WaiterError
 from cfnlint.decode import decode
 
+from images import SERVICES, build_command
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy" / "aws"
 BOOTSTRAP_TEMPLATE = DEPLOY / "bootstrap.yaml"
 ROUTER_TEMPLATE = DEPLOY / "router.yaml"
-IMAGES = ("ingest", "worker-slack", "worker-trello", "worker-s3", "standins")
+IMAGES = SERVICES
 # Environment variable → the bootstrap stack's output holding that secret's ARN.
 SECRET_OUTPUTS = {
     "INGEST_API_TOKEN": "IngestApiTokenSecretArn",
@@ -333,18 +335,11 @@ def build_and_push(
     registry: str, prefix: str, tag: str, architecture: str, say: Callable[[str], None]
 ) -> None:
     """Build the five images for the architecture and push them (tags are immutable in ECR)."""
-    build_args = (
-        ["--build-arg", f"BASE_IMAGE={os.environ['BASE_IMAGE']}"] if os.environ.get("BASE_IMAGE") else []
-    )
     for image in IMAGES:
         reference = image_reference(registry, prefix, image, tag)
         say(f"building {reference} ({PLATFORMS[architecture]})")
-        subprocess.run(
-            ["docker", "build", "--platform", PLATFORMS[architecture], *build_args]
-            + ["-f", f"{image}/Dockerfile", "-t", reference, "."],
-            cwd=ROOT,
-            check=True,
-        )
+        build = build_command(image, reference, platform=PLATFORMS[architecture])
+        subprocess.run(build, cwd=ROOT, check=True)
         subprocess.run(["docker", "push", reference], check=True)
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 import pytest
 
 from devstack import ROOT
+from images import build_command
 from tests.containers.conftest import TICKETS_BUCKET, Stack, docker, doubled, poll
 
 ROUTER_SERVICES = ("ingest", "worker-slack", "worker-trello", "worker-s3")
@@ -171,7 +172,8 @@ def duplicate_every_message(stack: Stack, queue: str) -> None:
 def test_a_code_only_change_rebuilds_only_the_source_layers(tmp_path):
     """Build ingest twice from a copy of the context, changing only a source file in between."""
     context = tmp_path / "context"
-    for name in ("constraints.txt", "scripts/service_requirements.py", "common", "ingest"):
+    copied = ("Dockerfile", "constraints.txt", "scripts/service_requirements.py")
+    for name in (*copied, "common", "ingest"):
         source = ROOT / name
         target = context / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -180,9 +182,7 @@ def test_a_code_only_change_rebuilds_only_the_source_layers(tmp_path):
         else:
             shutil.copy(source, target)
     tag = f"ticketrouter/ingest:layers-{uuid.uuid4().hex[:6]}"
-    build = ["build", "-q", "-f", str(context / "ingest/Dockerfile"), "-t", tag, str(context)]
-    if os.environ.get("BASE_IMAGE"):
-        build[1:1] = ["--build-arg", f"BASE_IMAGE={os.environ['BASE_IMAGE']}"]
+    build = [*build_command("ingest", tag, context)[1:], "-q"]
     try:
         docker(*build)
         before = json.loads(docker("image", "inspect", tag))[0]["RootFS"]["Layers"]
