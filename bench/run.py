@@ -36,6 +36,7 @@ from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+from footprint import MARKERS as FOOTPRINT_MARKERS  # noqa: E402
 from slow_clients import kept_section  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
@@ -540,11 +541,12 @@ def write_results(path: Path, info: dict, emulator: str, results: dict[str, Any]
         "Run inside a private network namespace (`unshare --net`), so that no other job on the machine could "
         "take one of the free ports the stack picks. "
         "Not measured here (issue 11, left for later): ingest against a bare endpoint making the same AWS "
-        "calls, the Slack/Trello pacing and its drain curve, image size and idle RSS.",
+        "calls, the Slack/Trello pacing and its drain curve. Image sizes, `make up` time and idle memory "
+        "need Docker: `make bench-footprint` writes their section below.",
         "",
     ]
-    # bench/slow_clients.py writes its own section; keep it.
-    path.write_text("\n".join(lines) + "\n" + kept_section(path))
+    # bench/slow_clients.py and bench/footprint.py write their own sections; keep them.
+    path.write_text("\n".join(lines) + "\n" + kept_section(path) + kept_section(path, FOOTPRINT_MARKERS))
 
 
 def main() -> int:

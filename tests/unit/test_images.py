@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import yaml
 
+import slim_venv
 from devstack import ROOT
 from images import SERVICES, build_command, dockerfile_stages
 
@@ -43,3 +47,36 @@ def test_the_build_command_names_the_service_as_folder_and_stage(monkeypatch):
     assert command[-3:] == ["-t", "registry/worker-s3:v1", str(ROOT)]
     with pytest.raises(ValueError, match="unknown service 'console'"):
         build_command("console", "t")
+
+
+def test_services_create_only_aws_clients_whose_models_the_images_keep():
+    pattern = re.compile(r"""(?:aws_client|\.client)\(\s*["']([a-z0-9-]+)["']""")
+    sources = [p for f in SOURCE_FOLDERS for p in (ROOT / f / "src").rglob("*.py")]
+    created = {name for path in sources for name in pattern.findall(path.read_text())}
+    assert created == {"s3", "sqs"}  # the scan finds them: it would find a third
+    assert created <= slim_venv.KEPT_AWS_MODELS
+
+
+def test_slim_venv_removes_unused_aws_models_and_bundled_test_suites(tmp_path: Path):
+    site = tmp_path / "lib" / "python3.12" / "site-packages"
+    files = [
+        "botocore/data/endpoints.json",
+        "botocore/data/_retry.json",
+        "botocore/data/s3/2006-03-01/service-2.json.gz",
+        "botocore/data/sqs/2012-11-05/service-2.json.gz",
+        "botocore/data/sts/2011-06-15/service-2.json.gz",
+        "botocore/data/ec2/2016-11-15/service-2.json.gz",
+        "gevent/__init__.py",
+        "gevent/tests/test__core.py",
+        "somedata/tests/fixture.json",
+        "tests/__init__.py",
+    ]
+    for name in files:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("x")
+
+    assert slim_venv.main(str(tmp_path)) == 0
+
+    kept = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    removed = {"botocore/data/ec2/2016-11-15/service-2.json.gz", "gevent/tests/test__core.py"}
+    assert kept == sorted(set(files) - removed)
