@@ -14,7 +14,7 @@ COMPOSE ?= docker compose
 export COMPOSE_PROFILES ?= $(or $(shell sed -n 's/^COMPOSE_PROFILES=//p' .env 2>/dev/null),offline)
 
 .PHONY: help venv dev demo status provision provision-aws dlq redrive test test-unit test-system test-console test-containers browser trello-discover check-live lint \
-	up down logs ps tunnel bench bench-localstack audit constraints clean \
+	up down logs ps tunnel bench bench-localstack bench-footprint audit constraints clean \
 	deploy-aws destroy-aws images-push deploy-localstack
 
 help: ## List the targets
@@ -144,6 +144,9 @@ bench: venv ## Run the benchmarks (under 10 minutes) on make dev's emulator and 
 
 bench-localstack: venv ## The same benchmarks on LocalStack in Docker (LOCALSTACK_IMAGE): bench/RESULTS-localstack.md
 	$(PY) bench/run.py --emulator localstack --output bench/RESULTS-localstack.md
+
+bench-footprint: venv ## Image sizes, make up time to healthy, idle memory of each service (needs Docker): its section of bench/RESULTS.md
+	$(PY) bench/footprint.py
 
 # The audit tool lives in its own virtualenv too: it is not a dependency of the router.
 .venv-audit/.installed: requirements-audit.txt

@@ -9,6 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+from footprint import MARKERS as FOOTPRINT_MARKERS
 from scenario import Section
 from slow_clients import kept_section
 
@@ -67,8 +68,8 @@ def header(info: dict[str, str], emulator: str, runs: int) -> list[str]:
 FOOTER = [
     "Run inside a private network namespace (`unshare --net`), so that no other job on the machine could "
     "take one of the free ports the stack picks. "
-    "Not measured here (issue 11, left for later): ingest against a bare endpoint making the same AWS "
-    "calls, the Slack/Trello pacing and its drain curve, image size and idle RSS.",
+    "Image sizes, `make up` time and idle memory need Docker: `make bench-footprint` writes their "
+    "section below.",
     "",
 ]
 
@@ -81,4 +82,5 @@ def write_results(
     for section in sections:
         lines += section.markdown
     lines += FOOTER
-    path.write_text("\n".join(lines) + "\n" + kept_section(path))
+    # bench/slow_clients.py and bench/footprint.py write their own sections; keep them.
+    path.write_text("\n".join(lines) + "\n" + kept_section(path) + kept_section(path, FOOTPRINT_MARKERS))

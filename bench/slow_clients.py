@@ -118,24 +118,26 @@ def section(runs: list[dict[str, float]], old: dict[str, float], args: argparse.
     ])  # fmt: skip
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this script's section of RESULTS.md, or append it."""
+def write_section(path: Path, text: str, markers: tuple[str, str] = (START, END)) -> None:
+    """Replace a script's section of RESULTS.md (between its markers), or append it."""
+    start, end = markers
     current = path.read_text() if path.exists() else ""
-    if START in current and END in current:
-        before, _, rest = current.partition(START)
-        _, _, after = rest.partition(END)
+    if start in current and end in current:
+        before, _, rest = current.partition(start)
+        _, _, after = rest.partition(end)
         current = before + text + after
     else:
         current = current.rstrip("\n") + "\n\n" + text + "\n"
     path.write_text(current)
 
 
-def kept_section(path: Path) -> str:
-    """This script's section of an existing RESULTS.md ("" if none), for `make bench` to keep."""
+def kept_section(path: Path, markers: tuple[str, str] = (START, END)) -> str:
+    """A script's section of an existing RESULTS.md ("" if none), for `make bench` to keep."""
+    start, end = markers
     current = path.read_text() if path.exists() else ""
-    if START not in current or END not in current:
+    if start not in current or end not in current:
         return ""
-    return START + current.partition(START)[2].partition(END)[0] + END + "\n"
+    return start + current.partition(start)[2].partition(end)[0] + end + "\n"
 
 
 def main() -> int:

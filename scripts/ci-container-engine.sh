@@ -17,6 +17,9 @@ PLUGINS=/usr/libexec/docker/cli-plugins
 PYTHON_BASE=ticketrouter/python-base:bookworm
 LOCALSTACK_BASE=ticketrouter/python-base:trixie
 LOCALSTACK_IMAGE=ticketrouter/localstack:2026.3.0
+# Bumped whenever build_base changes, so that an engine keeping an older base rebuilds it.
+# 2: without documentation, man pages and translations, as Debian's slim images (python:*-slim).
+BASE_RECIPE=2
 
 log() { echo "[ci-engine] $*" >&2; }
 
@@ -79,18 +82,41 @@ start_engine() {
   exit 1
 }
 
+# What debian:*-slim leaves out (its /etc/dpkg/dpkg.cfg.d/docker): the images built on this
+# base then weigh what they weigh on python:*-slim, and packages installed later stay without.
+SLIM_DPKG_CONFIG='path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*'
+
+slim_rootfs() {
+  local rootfs=$1
+  printf '%s\n' "$SLIM_DPKG_CONFIG" >"$rootfs/etc/dpkg/dpkg.cfg.d/docker-slim"
+  find "$rootfs/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+  find "$rootfs/usr/share/doc" -mindepth 1 -type d -empty -delete
+  rm -rf "$rootfs"/usr/share/{man,groff,info,lintian,linda,locale}/*
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+}
+
 # A Debian root file system with Python, imported as an image, with the host's CA bundle so
 # pip inside builds trusts the same certificates as pip here.
 build_base() {
   local tag=$1 suite=$2 includes=$3 rootfs="$STATE/rootfs-$2"
-  if docker image inspect "$tag" >/dev/null 2>&1; then return; fi
+  if [ "$(docker image inspect -f '{{index .Config.Labels "ticketrouter.base-recipe"}}' "$tag" 2>/dev/null)" = "$BASE_RECIPE" ]; then
+    return
+  fi
   log "building base image $tag (debootstrap $suite)"
   rm -rf "$rootfs"
   debootstrap --variant=minbase --include="$includes" "$suite" "$rootfs" "$(debian_mirror)" >"$STATE/debootstrap-$suite.log" 2>&1 \
     || { tail -n 30 "$STATE/debootstrap-$suite.log" >&2; exit 1; }
   cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  slim_rootfs "$rootfs"
   tar -C "$rootfs" -c . | docker import \
+    --change "LABEL ticketrouter.base-recipe=$BASE_RECIPE" \
     --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt' \
     --change 'ENV PIP_DISABLE_PIP_VERSION_CHECK=1' \
@@ -106,6 +132,7 @@ build_localstack() {
 }
 
 start() {
+  mkdir -p "$STATE"
   install_packages
   install_compose
   start_engine

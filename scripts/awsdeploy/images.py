@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +10,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from images import SERVICES, build_command
+
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ("ingest", "worker-slack", "worker-trello", "worker-s3", "standins")
+IMAGES = SERVICES
 PLATFORMS = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
 
 
@@ -68,16 +69,9 @@ def build_and_push(
     registry: str, prefix: str, tag: str, architecture: str, say: Callable[[str], None]
 ) -> None:
     """Build the five images for the architecture and push them (tags are immutable in ECR)."""
-    build_args = (
-        ["--build-arg", f"BASE_IMAGE={os.environ['BASE_IMAGE']}"] if os.environ.get("BASE_IMAGE") else []
-    )
     for image in IMAGES:
         reference = image_reference(registry, prefix, image, tag)
         say(f"building {reference} ({PLATFORMS[architecture]})")
-        subprocess.run(
-            ["docker", "build", "--platform", PLATFORMS[architecture], *build_args]
-            + ["-f", f"{image}/Dockerfile", "-t", reference, "."],
-            cwd=ROOT,
-            check=True,
-        )
+        build = build_command(image, reference, platform=PLATFORMS[architecture])
+        subprocess.run(build, cwd=ROOT, check=True)
         subprocess.run(["docker", "push", reference], check=True)

@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 import ingest.metrics  # noqa: F401 — registers ingest's series
 import ticketrouter.observability  # noqa: F401 — registers the workers' series
 from devstack import ROOT
+from images import dockerfile_stages
 
 SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 
@@ -32,8 +33,8 @@ def test_every_series_on_the_dashboard_is_exported():
 def test_prometheus_scrapes_ingest_and_every_worker_on_their_ports():
     config = (ROOT / "ops/prometheus.yml").read_text()
     assert '"ingest:9100"' in config and "ingest:8080" not in config  # metrics off the public port
-    assert "INGEST_METRICS_PORT=9100" in (ROOT / "ingest" / "Dockerfile").read_text()
+    stages = dockerfile_stages()
+    assert "INGEST_METRICS_PORT=9100" in stages["ingest"]
     assert all(name in config for name in ("worker-slack", "worker-trello", "worker-s3"))
     assert "port: 9100" in config
-    for service in ("worker-slack", "worker-trello", "worker-s3"):
-        assert "WORKER_METRICS_PORT=9100" in (ROOT / service / "Dockerfile").read_text()
+    assert "WORKER_METRICS_PORT=9100" in stages["worker"]
