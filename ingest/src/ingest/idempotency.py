@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import request
 
 from ingest.auth import caller_identity
 from ingest.errors import ApiError
+from ingest.services import settings
 from ticketrouter.ledger import IDEMPOTENCY_WINDOW
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -56,7 +57,7 @@ def submission_key(body_sha256: str) -> IdempotencyKey | None:
     explicit = explicit_key()
     if explicit:
         return IdempotencyKey(explicit)
-    seconds = current_app.extensions["settings"].ingest_implicit_dedup_seconds
+    seconds = settings().ingest_implicit_dedup_seconds
     if seconds == 0:
         return None
     return IdempotencyKey(implicit_key(caller_identity(), body_sha256), timedelta(seconds=seconds))

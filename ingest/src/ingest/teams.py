@@ -21,7 +21,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from pydantic import ValidationError
 
 from ingest.body import decode_json, read_raw_body, require_utf8_charset
@@ -31,6 +31,7 @@ from ingest.idempotency import IdempotencyKey
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.metrics import REJECTED
 from ingest.replies import confirmation, escape_teams_markdown
+from ingest.services import services
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -116,8 +117,8 @@ def submission_problems(parsed: ParsedMessage, requester: str | None) -> tuple[A
 
 @bp.post("/teams/webhook")
 def teams_webhook():
-    secret = current_app.extensions["settings"].teams_webhook_secret
-    if secret is None:
+    secret, intake = services().settings.teams_webhook_secret, services().webhook
+    if secret is None or intake is None:
         raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
     raw = read_raw_body()
     if not signature_is_valid(secret.get_secret_value(), raw, request.headers.get("Authorization", "")):
@@ -136,9 +137,7 @@ def teams_webhook():
             type="message",
             text="body must be a Teams activity (a JSON object)",
         )
-    activity_id = require_fresh_activity(
-        activity, current_app.extensions["settings"].teams_webhook_max_age_seconds
-    )
+    activity_id = require_fresh_activity(activity, services().settings.teams_webhook_max_age_seconds)
     sender = activity.get("from") if isinstance(activity.get("from"), dict) else {}
     submission, problems = submission_problems(
         parse_message(_text(activity, "text") or ""), _text(sender, "name")
@@ -150,8 +149,8 @@ def teams_webhook():
     try:
         ticket, _ = accept(
             submission,
-            current_app.extensions["webhook_queues"],
-            current_app.extensions["webhook_ledger"],
+            intake.queues,
+            intake.ledger,
             IdempotencyKey(f"teams:{activity_id}"),
             hashlib.sha256(raw).hexdigest(),
         )
