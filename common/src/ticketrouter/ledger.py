@@ -175,6 +175,10 @@ class Ledger:
         """Record a new queued ticket; False if a record already exists."""
         return self._write(self._key(ticket.id), self._new_record(ticket), None) is not None
 
+    def discard(self, ticket_id: str) -> None:
+        """Remove the record of a ticket that provably never reached its queue."""
+        self.s3.delete_object(Bucket=self.bucket, Key=self._key(ticket_id))
+
     @staticmethod
     def _new_record(ticket: Ticket) -> dict[str, Any]:
         """The record ingest creates. Every field follows from the ticket (no clock is read), so

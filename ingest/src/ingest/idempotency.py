@@ -29,6 +29,8 @@ class IdempotencyKey:
 
     name: str
     window: timedelta = IDEMPOTENCY_WINDOW
+    # Derived from the caller and the body (no key sent): the ticket's id may follow from it.
+    implicit: bool = False
 
 
 def implicit_key(caller: str, body_sha256: str) -> str:
@@ -60,4 +62,5 @@ def submission_key(body_sha256: str) -> IdempotencyKey | None:
     seconds = settings().ingest_implicit_dedup_seconds
     if seconds == 0:
         return None
-    return IdempotencyKey(implicit_key(caller_identity(), body_sha256), timedelta(seconds=seconds))
+    key = implicit_key(caller_identity(), body_sha256)
+    return IdempotencyKey(key, timedelta(seconds=seconds), implicit=True)
