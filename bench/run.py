@@ -40,6 +40,8 @@ from slow_clients import kept_section  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 from emulator import chosen_emulator  # noqa: E402
+from ingest_ceiling import measure as measure_ceiling  # noqa: E402
+from ingest_ceiling import render as render_ceiling  # noqa: E402
 
 from devstack import PYTHON, Ports, Stack, free_port, http_ok, wait_until  # noqa: E402
 from tests.faultproxy import FaultProxy  # noqa: E402
@@ -495,9 +497,9 @@ def write_results(path: Path, info: dict, emulator: str, results: dict[str, Any]
         f"- Bound: ingest ≥ {INGEST_FLOOD_BOUND:.0f} tickets/s during the flood — {verdict(bounds['ingest'])} "
         f"({iso['ingest_rate'].median:.0f}/s).",
         "",
-        "Ingest makes 3 AWS calls per keyless ticket (the idempotency binding, SendMessage, the ledger record) "
-        "on the same single-process emulator that the workers are draining the backlog from; fewer calls per "
-        "accepted ticket (issue 11, item 4) is what would lift it, and is not built here.",
+        "Ingest makes 2 AWS calls per keyless ticket (the ledger record's conditional create, which is also "
+        "its dedup binding, then SendMessage) on the same single-process emulator that the workers are "
+        "draining the backlog from.",
         "",
         "![latency per priority under the flood](isolation.png)",
         "",
@@ -539,9 +541,10 @@ def write_results(path: Path, info: dict, emulator: str, results: dict[str, Any]
         "",
         "Run inside a private network namespace (`unshare --net`), so that no other job on the machine could "
         "take one of the free ports the stack picks. "
-        "Not measured here (issue 11, left for later): ingest against a bare endpoint making the same AWS "
-        "calls, the Slack/Trello pacing and its drain curve, image size and idle RSS.",
+        "Not measured here (issue 11, left for later): the Slack/Trello pacing and its drain curve, image "
+        "size and idle RSS.",
         "",
+        render_ceiling(results["ceiling"]),
     ]
     # bench/slow_clients.py writes its own section; keep it.
     path.write_text("\n".join(lines) + "\n" + kept_section(path))
@@ -591,6 +594,7 @@ def main() -> int:
         with Stack(log_dir=logs / "workers", ports=ports(), env=base_env(endpoint), workers=()) as stack:
             print("worker throughput under 20 ms AWS latency", flush=True)
             results["throughput"], drains = throughput(stack, logs, args)
+            results["ceiling"] = measure_ceiling(stack, logs / "ceiling", args.runs)
             info = machine()
             info["gunicorn_shape"] = gunicorn_shape(stack.env)
     results["calls"] = drains["batch"]
@@ -600,11 +604,14 @@ def main() -> int:
         "ingest": iso["ingest_rate"].median >= INGEST_FLOOD_BOUND,
         "concurrency": work["concurrency_ratio"].median >= CONCURRENCY_BOUND,
         "replicas": work["replica_ratio"].median >= REPLICAS_BOUND,
+        **results["ceiling"]["bounds"],
     }
     plot(BENCH / "isolation.png", BENCH / "throughput.png", router_samples, shared_samples, drains)
     info["elapsed"] = f"in {(time.monotonic() - started) / 60:.1f} minutes"
     write_results(Path(args.output), info, label, results, args, bounds)
-    raw = {k: {n: f.values for n, f in v.items()} for k, v in results.items() if k != "calls"}
+    raw = {
+        k: {n: f.values for n, f in v.items()} for k, v in results.items() if k not in ("calls", "ceiling")
+    }
     (logs / "results.json").write_text(
         json.dumps({**raw, "calls": results["calls"], "bounds": bounds}, indent=2)
     )
