@@ -69,11 +69,18 @@ def gunicorn(app: str, env: dict[str, str], log: Path, config: str = INGEST_CONF
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{app} exited with {proc.returncode}: see {log}")
+        return http_ok(url + "/readyz")
+
     try:
-        wait_until(lambda: proc.poll() is None and http_ok(url + "/readyz"), 60, app)
+        wait_until(ready, 60, app)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:

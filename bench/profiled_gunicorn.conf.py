@@ -9,19 +9,22 @@ import os
 import runpy
 from pathlib import Path
 
+from gunicorn.arbiter import Arbiter
+from gunicorn.workers.base import Worker
+
 _ingest = runpy.run_path(str(Path(__file__).resolve().parent.parent / "ingest" / "gunicorn.conf.py"))
 globals().update({name: value for name, value in _ingest.items() if not name.startswith("__")})
 _ingest_post_worker_init = post_worker_init  # noqa: F821 (defined by ingest's configuration above)
 _profiles: dict[int, cProfile.Profile] = {}
 
 
-def post_worker_init(worker):
+def post_worker_init(worker: Worker) -> None:
     _ingest_post_worker_init(worker)
     _profiles[worker.pid] = profile = cProfile.Profile()
     profile.enable()
 
 
-def worker_exit(server, worker):
+def worker_exit(server: Arbiter, worker: Worker) -> None:
     profile = _profiles.pop(worker.pid, None)
     if profile is not None:
         profile.disable()
