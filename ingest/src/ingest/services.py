@@ -19,7 +19,8 @@ from ticketrouter.ledger import Ledger
 from ticketrouter.queues import QueueDirectory
 
 _EXTENSION = "ingest.services"
-_ONE_ATTEMPT = {"mode": "standard", "max_attempts": 1}
+# total_max_attempts counts the first attempt; botocore's max_attempts counts retries (1 = two attempts).
+_ONE_ATTEMPT = {"mode": "standard", "total_max_attempts": 1}
 
 
 class ClientUse(enum.Enum):
