@@ -14,10 +14,8 @@ in front of a one-process ingest, and where ingest's time goes: a cProfile of on
 from __future__ import annotations
 
 import concurrent.futures
-import io
 import json
 import os
-import pstats
 import signal
 import statistics
 import subprocess
@@ -37,14 +35,16 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
+from ingest_profile import profile_table, summarise  # noqa: E402
+
 from devstack import PYTHON, Stack, free_port, http_ok, wait_until  # noqa: E402
 from tests.faultproxy import FaultProxy  # noqa: E402
 
 CEILING_BOUND = 0.7  # ingest / bare endpoint, at least, at every client count
 CALLS_BOUND = 2.0  # AWS calls per accepted keyless ticket, at most
 CLIENTS = (8, 32)
-PROFILE_TOP = 12
 INGEST_CONFIG = "ingest/gunicorn.conf.py"
+PROFILED_CONFIG = "bench/profiled_gunicorn.conf.py"
 
 
 def show(values: list[float], unit: str = "") -> str:
@@ -149,43 +149,15 @@ def calls_per_ticket(stack: Stack, logs: Path, count: int) -> Counter[str]:
 
 
 def profile(stack: Stack, logs: Path, posts: int) -> dict[str, Any]:
-    """cProfile of one ingest process serving posts keyless tickets from 8 clients: own time
-    summed by where the code lives, and the functions with the most own time."""
+    """cProfile of one ingest process serving posts keyless tickets from 8 clients, summarised."""
     directory = logs / "profile"
     directory.mkdir(parents=True, exist_ok=True)
     env = {**stack.env, "INGEST_WORKERS": "1", "INGEST_PROFILE_DIR": str(directory)}
-    config = "bench/profiled_gunicorn.conf.py"
     started = time.perf_counter()
-    with gunicorn("ingest:create_app()", env, logs / "ingest-profiled.log", config) as url:
+    with gunicorn("ingest:create_app()", env, logs / "ingest-profiled.log", PROFILED_CONFIG) as url:
         post_rate(url, stack.token, 8, posts)
     wait_until(lambda: any(directory.glob("*.prof")), 30, "profile written")
-    stats = pstats.Stats(*[str(p) for p in directory.glob("*.prof")], stream=io.StringIO())
-    owners: Counter[str] = Counter()
-    functions: Counter[str] = Counter()
-    for (filename, line, function), (_, _, own, _, _) in stats.stats.items():
-        owner = owner_of(filename)
-        owners[owner] += own
-        functions[f"{owner}: {function}" + (f" ({Path(filename).name}:{line})" if line else "")] += own
-    return {
-        "posts": posts,
-        "seconds": time.perf_counter() - started,
-        "total": sum(owners.values()),
-        "owners": owners.most_common(PROFILE_TOP),
-        "functions": functions.most_common(PROFILE_TOP),
-    }
-
-
-def owner_of(filename: str) -> str:
-    """Where a profiled function lives: a package, our code, a stdlib module, or a C built-in."""
-    if filename == "~":
-        return "built-in"
-    parts = Path(filename).parts
-    if "site-packages" in parts:
-        return parts[parts.index("site-packages") + 1].removesuffix(".py")
-    for ours in ("ingest", "ticketrouter", "ingest_server"):
-        if ours in parts:
-            return ours
-    return "stdlib " + (parts[-2] if parts[-1] == "__init__.py" else Path(filename).stem)
+    return {"posts": posts, "seconds": time.perf_counter() - started, **summarise(directory)}
 
 
 def measure(stack: Stack, logs: Path, runs: int = 3, posts: int = 300) -> dict[str, Any]:
@@ -204,16 +176,6 @@ def measure(stack: Stack, logs: Path, runs: int = 3, posts: int = 300) -> dict[s
                "profile": top, "bounds": bounds, "runs": runs, "posts": posts}  # fmt: skip
     (logs / "results.json").write_text(json.dumps(results, indent=2))
     return results
-
-
-def profile_table(found: dict[str, Any]) -> list[str]:
-    """The profile as two small tables: own time by owner, then by function."""
-    total = found["total"]
-    lines = ["| where the code lives | own time | share |", "|---|---|---|"]
-    lines += [f"| {owner} | {own:.1f} s | {own / total:.0%} |" for owner, own in found["owners"]]
-    lines += ["", "| function | own time | share |", "|---|---|---|"]
-    lines += [f"| `{name}` | {own:.2f} s | {own / total:.0%} |" for name, own in found["functions"]]
-    return lines
 
 
 def render(results: dict[str, Any]) -> str:
