@@ -149,9 +149,9 @@ def section(iso: dict[str, Figure], shared: dict[str, Figure], args: argparse.Na
         f"- Bound: ingest ≥ {INGEST_FLOOD_BOUND:.0f} tickets/s during the flood — {verdict(bounds['ingest'])} "
         f"({iso['ingest_rate'].median:.0f}/s).",
         "",
-        "Ingest makes 3 AWS calls per keyless ticket (the idempotency binding, SendMessage, the ledger record) "
-        "on the same single-process emulator that the workers are draining the backlog from; fewer calls per "
-        "accepted ticket (issue 11, item 4) is what would lift it, and is not built here.",
+        "Ingest makes 2 AWS calls per keyless ticket (the ledger record's conditional create, which is also "
+        "its dedup binding, then SendMessage) on the same single-process emulator that the workers are "
+        "draining the backlog from.",
         "",
         "![latency per priority under the flood](isolation.png)",
         "",

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
 import drain  # noqa: E402
+import ingest_ceiling  # noqa: E402
 import isolation  # noqa: E402
 import worker_throughput  # noqa: E402
 from report import gunicorn_shape, machine, write_results  # noqa: E402
@@ -34,6 +35,7 @@ from stacks import BENCH, aws_endpoints, base_env  # noqa: E402
 SCENARIOS: list[Scenario] = [
     isolation.SCENARIO,
     worker_throughput.SCENARIO,
+    ingest_ceiling.SCENARIO,
     drain.SCENARIO,
 ]
 

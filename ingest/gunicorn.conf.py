@@ -52,8 +52,8 @@ def post_worker_init(worker):
     """Resolve (get or create) the queues as each worker starts."""
     from ingest import resolve_queues
 
-    if "queues" in getattr(worker.wsgi, "extensions", {}):  # not the benchmark's no-op app
-        resolve_queues(worker.wsgi)
+    # worker.wsgi is JsonGeventWorker's body-deadline wrapper; the app is inside it.
+    resolve_queues(getattr(worker.wsgi, "app", worker.wsgi))
 
 
 def when_ready(server):

@@ -96,6 +96,15 @@ def check_books(
     assert lost == 0
 
 
+def test_a_keyless_ticket_costs_two_aws_calls_its_record_and_its_message(router: Router, proxy: FaultProxy):
+    """Only ingest talks through the proxy, so what it counts is ingest's calls for this ticket."""
+    before = collections.Counter(proxy.calls)
+    accepted = submit(router, new_ticket(Priority.LOW))
+    assert accepted.status_code == 202, accepted.text
+    assert collections.Counter(proxy.calls) - before == {"S3 PUT": 1, "SendMessage": 1}
+    assert router.status(accepted.json()["ticket_id"])["ticket_id"] == accepted.json()["ticket_id"]
+
+
 @pytest.mark.parametrize("fault", [Mode.HOLD_ANSWERS, Mode.CLOSE_ANSWERS])
 def test_a_keyless_retry_after_a_lost_sqs_answer_makes_one_ticket(
     router: Router, proxy: FaultProxy, fault, capsys

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import logging
 from datetime import timedelta
 
 import pytest
+from botocore.client import BaseClient
 from botocore.exceptions import ReadTimeoutError
 
-from ingest import create_app
+from ingest import create_app, resolve_queues
+from ingest.services import services_of
 from tests.support import dead_endpoint
 from ticketrouter import ledger
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.send_outcome import SendFailed, SendOutcome
-from ticketrouter.ticket import Priority, Ticket
+from ticketrouter.ticket import Priority, Ticket, parse_submission
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -34,6 +37,10 @@ def app(aws):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+def ledger_of(app) -> ledger.Ledger:
+    return services_of(app).tickets.ledger
 
 
 def queued(sqs) -> dict[str, list[Ticket]]:
@@ -256,7 +263,40 @@ def test_a_keyless_repeat_of_the_same_body_returns_the_first_ticket(client, aws)
         None,
         "true",
     ]
+    # No worker has seen the ticket, so the repeat cannot know that the first send landed: it
+    # sends the same ticket again, and the workers' claim by ticket id drops the second copy.
+    assert [t.id for t in queued(aws)["high"]] == [first.get_json()["ticket_id"]] * 2
+
+
+def test_a_keyless_repeat_of_a_ticket_a_worker_has_seen_queues_nothing(app, client, aws):
+    first = post(client, VALID).get_json()["ticket_id"]
+    ticket = Ticket.from_submission(parse_submission(VALID)).model_copy(update={"id": first})
+    ledger_of(app).change(ticket, lambda record: ({**record, "status": "delivering"}, None))
+    repeat = post(client, VALID)
+    assert repeat.get_json()["ticket_id"] == first and repeat.headers["Idempotent-Replayed"] == "true"
     assert len(queued(aws)["high"]) == 1
+
+
+def aws_calls(monkeypatch) -> collections.Counter:
+    """Count every AWS operation any boto3 client makes from now on."""
+    calls: collections.Counter = collections.Counter()
+    make_api_call = BaseClient._make_api_call
+
+    def counted(self, operation_name, api_params):
+        calls[operation_name] += 1
+        return make_api_call(self, operation_name, api_params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", counted)
+    return calls
+
+
+def test_a_keyless_ticket_costs_two_aws_calls_its_record_and_its_message(app, client, aws, monkeypatch):
+    resolve_queues(app)  # once per process, at start-up
+    calls = aws_calls(monkeypatch)
+    response = post(client, VALID)
+    assert response.status_code == 202
+    assert calls == {"PutObject": 1, "SendMessage": 1}
+    assert ledger_of(app).get(response.get_json()["ticket_id"])["status"] == "queued"
 
 
 def test_keyless_submissions_with_different_bodies_are_different_tickets(client, aws):
@@ -279,11 +319,14 @@ def test_a_keyless_repeat_after_the_window_is_a_new_ticket(aws, monkeypatch):
     monkeypatch.setattr(ledger, "utcnow", lambda: started + timedelta(seconds=61))
     later = post(client, VALID)
     assert later.get_json()["ticket_id"] != first and "Idempotent-Replayed" not in later.headers
-    assert len(queued(aws)["high"]) == 2
+    retry = post(client, VALID)  # the later ticket is bound in turn
+    assert retry.get_json()["ticket_id"] == later.get_json()["ticket_id"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert {t.id for t in queued(aws)["high"]} == {first, later.get_json()["ticket_id"]}
 
 
-def lose_sqs_answers(monkeypatch, outcome: SendOutcome, count: int = 1) -> None:
-    """The next count sends reach SQS (NOT_SENT: do not), then fail with outcome."""
+def lose_sqs_answers(monkeypatch, outcome: SendOutcome, count: int = 1, stored: bool = True) -> None:
+    """The next count sends reach SQS (NOT_SENT, or stored=False: do not), then fail with outcome."""
     send = QueueDirectory.send
     left = [count]
 
@@ -291,7 +334,7 @@ def lose_sqs_answers(monkeypatch, outcome: SendOutcome, count: int = 1) -> None:
         if left[0] == 0:
             return send(self, ticket)
         left[0] -= 1
-        if outcome is SendOutcome.UNKNOWN:
+        if outcome is SendOutcome.UNKNOWN and stored:
             send(self, ticket)  # stored; only the answer is lost
         raise SendFailed(outcome, ReadTimeoutError(endpoint_url="http://sqs"))
 
@@ -313,6 +356,15 @@ def test_a_lost_sqs_answer_is_503_outcome_unknown_and_the_retry_is_the_same_tick
     assert retry.get_json()["ticket_id"] == body["ticket_id"]
     # Two copies of one ticket id: the workers deliver it once (the ledger claims by id).
     assert [t.id for t in queued(aws)["high"]] == [body["ticket_id"]] * 2
+
+
+def test_a_keyless_retry_queues_the_ticket_an_unconfirmed_first_send_never_stored(client, aws, monkeypatch):
+    lose_sqs_answers(monkeypatch, SendOutcome.UNKNOWN, stored=False)
+    lost = post(client, VALID).get_json()
+    assert lost["error"] == "queue_outcome_unknown" and queued(aws)["high"] == []
+    retry = post(client, VALID)
+    assert retry.status_code == 202 and retry.get_json()["ticket_id"] == lost["ticket_id"]
+    assert [t.id for t in queued(aws)["high"]] == [lost["ticket_id"]]  # a 202 means it is on its queue
 
 
 def test_without_dedup_a_lost_sqs_answer_says_a_retry_may_duplicate(aws, monkeypatch):

@@ -80,6 +80,10 @@ class Ledger(ConditionalStore):
         """Record a new queued ticket; False if a record already exists."""
         return self._write(self._key(ticket.id), new_record(ticket), None) is not None
 
+    def discard(self, ticket_id: str) -> None:
+        """Remove the record of a ticket that provably never reached its queue."""
+        self.s3.delete_object(Bucket=self.bucket, Key=self._key(ticket_id))
+
     def change(
         self, ticket: Ticket, change: Callable[[dict[str, Any]], Update | None]
     ) -> tuple[dict[str, Any], str | None]:

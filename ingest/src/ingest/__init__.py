@@ -13,11 +13,9 @@ from flask.json.provider import DefaultJSONProvider
 from ingest import apidoc, health, index, metrics, teams, tickets
 from ingest.errors import register_error_handlers
 from ingest.ratelimit import init_rate_limits
+from ingest.services import Services, install, services_of
 from ingest.settings import IngestSettings
-from ticketrouter.aws import aws_client
-from ticketrouter.ledger import Ledger
 from ticketrouter.logs import configure_logging
-from ticketrouter.queues import QueueDirectory
 from ticketrouter.ticket import Priority
 
 log = logging.getLogger("ingest.requests")
@@ -30,14 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.ingest_max_body_bytes
     cast(DefaultJSONProvider, app.json).sort_keys = False  # the provider Flask installs by default
-    app.extensions["settings"] = settings
-    timeouts = {"read_timeout": settings.ingest_aws_read_timeout_seconds}
-    app.extensions["queues"] = QueueDirectory(aws_client("sqs", settings, **timeouts), settings)
-    app.extensions["ledger"] = Ledger(aws_client("s3", settings, **timeouts), settings.ledger_bucket)
-    # Teams waits 5 s for a webhook's answer: one short attempt each, then tell the user.
-    fast = {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "max_attempts": 1}}
-    app.extensions["webhook_queues"] = QueueDirectory(aws_client("sqs", settings, **fast), settings)
-    app.extensions["webhook_ledger"] = Ledger(aws_client("s3", settings, **fast), settings.ledger_bucket)
+    install(app, Services.build(settings))
     register_error_handlers(app)
     app.register_blueprint(tickets.bp)
     app.register_blueprint(teams.bp)
@@ -77,16 +68,20 @@ def _log_request(response: Response) -> Response:
     return response
 
 
-def resolve_queues(app: Flask) -> None:
+def resolve_queues(app: object) -> None:
     """Get or create every priority's queue now rather than on the first ticket.
 
     Best effort: ingest still starts when SQS is down, and /readyz says so.
     """
-    queues = app.extensions["queues"]
-    for priority in Priority:
-        try:
-            queues.pair(priority)
-        except (BotoCoreError, ClientError) as error:
-            log.warning(
-                "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
-            )
+    built = services_of(app)
+    if built is None:  # not ingest (the benchmark's bare apps)
+        return
+    intakes = [intake for intake in (built.tickets, built.webhook) if intake is not None]
+    for intake in intakes:
+        for priority in Priority:
+            try:
+                intake.queues.pair(priority)
+            except (BotoCoreError, ClientError) as error:
+                log.warning(
+                    "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
+                )

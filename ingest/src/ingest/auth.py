@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from flask import current_app, request
+from flask import request
 
 from ingest.errors import ApiError
+from ingest.services import settings
 
 
 def has_bearer_token() -> bool:
     """Whether the request carries the configured bearer token."""
-    expected = current_app.extensions["settings"].ingest_api_token.get_secret_value()
+    expected = settings().ingest_api_token.get_secret_value()
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     # compare_digest on bytes: constant time whatever the input, and safe for non-ASCII.
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), expected.encode())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 
+from ingest.services import services
 from ticketrouter.aws import error_code
 from ticketrouter.ticket import Priority
 
@@ -24,7 +25,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Every priority's queue answers; 503 names the ones that do not."""
-    queues = current_app.extensions["queues"]
+    queues = services().tickets.queues
     report = {}
     for priority in Priority:
         try:

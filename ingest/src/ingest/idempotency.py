@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import current_app, request
+from flask import request
 
 from ingest.auth import caller_identity
 from ingest.errors import ApiError
+from ingest.services import settings
 from ticketrouter.ledger import IDEMPOTENCY_WINDOW
 
 IDEMPOTENCY_KEY_MAX = 255
@@ -28,6 +29,8 @@ class IdempotencyKey:
 
     name: str
     window: timedelta = IDEMPOTENCY_WINDOW
+    # Derived from the caller and the body (no key sent): the ticket's id may follow from it.
+    implicit: bool = False
 
 
 def implicit_key(caller: str, body_sha256: str) -> str:
@@ -56,7 +59,8 @@ def submission_key(body_sha256: str) -> IdempotencyKey | None:
     explicit = explicit_key()
     if explicit:
         return IdempotencyKey(explicit)
-    seconds = current_app.extensions["settings"].ingest_implicit_dedup_seconds
+    seconds = settings().ingest_implicit_dedup_seconds
     if seconds == 0:
         return None
-    return IdempotencyKey(implicit_key(caller_identity(), body_sha256), timedelta(seconds=seconds))
+    key = implicit_key(caller_identity(), body_sha256)
+    return IdempotencyKey(key, timedelta(seconds=seconds), implicit=True)

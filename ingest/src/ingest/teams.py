@@ -21,7 +21,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
 from ingest.body import decode_json, read_raw_body, require_utf8_charset
@@ -31,6 +31,7 @@ from ingest.idempotency import IdempotencyKey
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.metrics import REJECTED
 from ingest.replies import confirmation, escape_teams_markdown
+from ingest.services import services
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -114,13 +115,10 @@ def submission_problems(parsed: ParsedMessage, requester: str | None) -> tuple[A
         return None, field_errors(error)
 
 
-def _signed_activity() -> tuple[bytes, dict[str, Any]]:
+def _signed_activity(secret: str) -> tuple[bytes, dict[str, Any]]:
     """The raw body and the activity it holds, once its HMAC signature is verified; ApiError otherwise."""
-    secret = current_app.extensions["settings"].teams_webhook_secret
-    if secret is None:
-        raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
     raw = read_raw_body()
-    if not signature_is_valid(secret.get_secret_value(), raw, request.headers.get("Authorization", "")):
+    if not signature_is_valid(secret, raw, request.headers.get("Authorization", "")):
         raise refusal(401, "unauthorized", "missing or wrong HMAC signature")
     try:
         require_utf8_charset()
@@ -141,10 +139,11 @@ def _signed_activity() -> tuple[bytes, dict[str, Any]]:
 
 @bp.post("/teams/webhook")
 def teams_webhook() -> Response:
-    raw, activity = _signed_activity()
-    activity_id = require_fresh_activity(
-        activity, current_app.extensions["settings"].teams_webhook_max_age_seconds
-    )
+    secret, intake = services().settings.teams_webhook_secret, services().webhook
+    if secret is None or intake is None:
+        raise ApiError(404, "not_configured", "the Teams webhook is off: TEAMS_WEBHOOK_SECRET is not set")
+    raw, activity = _signed_activity(secret.get_secret_value())
+    activity_id = require_fresh_activity(activity, services().settings.teams_webhook_max_age_seconds)
     sender: dict[str, Any] = activity["from"] if isinstance(activity.get("from"), dict) else {}
     submission, problems = submission_problems(
         parse_message(_text(activity, "text") or ""), _text(sender, "name")
@@ -156,8 +155,8 @@ def teams_webhook() -> Response:
     try:
         ticket, _ = accept(
             submission,
-            current_app.extensions["webhook_queues"],
-            current_app.extensions["webhook_ledger"],
+            intake.queues,
+            intake.ledger,
             IdempotencyKey(f"teams:{activity_id}"),
             hashlib.sha256(raw).hexdigest(),
         )

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify
 from pydantic import ValidationError
 
 from ingest.auth import require_bearer_token
@@ -16,6 +16,7 @@ from ingest.errors import ApiError
 from ingest.idempotency import submission_key
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
+from ingest.services import services, settings
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -27,7 +28,7 @@ _TICKET_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 
 def unavailable(error: str, message: str, **details: Any) -> ApiError:
     """A 503 telling the caller when to retry."""
-    retry_after = current_app.extensions["settings"].ingest_retry_after_seconds
+    retry_after = settings().ingest_retry_after_seconds
     return ApiError(503, error, message, headers={"Retry-After": str(retry_after)}, **details)
 
 
@@ -65,14 +66,10 @@ def submit_ticket() -> tuple[Response, int, dict[str, str]]:
             422, "validation_failed", "some fields are missing or invalid", fields=fields
         ) from None
     body_sha256 = hashlib.sha256(raw).hexdigest()
+    intake = services().tickets
     try:
-        ticket, repeated = accept(
-            submission,
-            current_app.extensions["queues"],
-            current_app.extensions["ledger"],
-            submission_key(body_sha256),
-            body_sha256,
-        )
+        key = submission_key(body_sha256)
+        ticket, repeated = accept(submission, intake.queues, intake.ledger, key, body_sha256)
     except IdempotencyKeyReused:
         raise ApiError(
             409,
@@ -101,7 +98,7 @@ def submit_ticket() -> tuple[Response, int, dict[str, str]]:
 def ticket_status(ticket_id: str) -> Response:
     """The ticket's delivery status and destination reference, from the ledger."""
     try:
-        record = current_app.extensions["ledger"].get(ticket_id) if _TICKET_ID.match(ticket_id) else None
+        record = services().tickets.ledger.get(ticket_id) if _TICKET_ID.match(ticket_id) else None
     except (BotoCoreError, ClientError):
         raise unavailable("ledger_unavailable", "the ticket ledger cannot be reached; please retry") from None
     if record is None:

@@ -105,9 +105,12 @@ class JsonGeventWorker(GeventWorker):
 
     def load_wsgi(self) -> None:
         super().load_wsgi()
-        # The ingest app's settings; the benchmark's no-op app has none and gets the default.
-        settings = getattr(self.wsgi, "extensions", {}).get("settings")
-        seconds = settings.ingest_body_timeout_seconds if settings else DEFAULT_BODY_TIMEOUT_SECONDS
+        # Imported here, in the worker: the master must not import boto3 before the fork.
+        from ingest.services import services_of
+
+        # The ingest app's settings; the benchmark's bare apps have none and get the default.
+        built = services_of(self.wsgi)
+        seconds = built.settings.ingest_body_timeout_seconds if built else DEFAULT_BODY_TIMEOUT_SECONDS
         self.wsgi = BodyDeadline(self.wsgi, seconds)
 
     def init_process(self) -> None:
