@@ -14,6 +14,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ticketrouter.aws import error_code
 from ticketrouter.conditional_store import ConditionalStore
 from ticketrouter.destination import AttemptOutcome
 from ticketrouter.errors import TicketRouterError
@@ -47,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _CAS_ATTEMPTS = 8
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
+# A conditional delete that removed nothing: the record changed (412) or is gone (404).
+_KEPT_CODES = frozenset({"PreconditionFailed", "412", "NoSuchKey", "404"})
 
 
 def utcnow() -> datetime:
@@ -80,9 +85,18 @@ class Ledger(ConditionalStore):
         """Record a new queued ticket; False if a record already exists."""
         return self._write(self._key(ticket.id), new_record(ticket), None) is not None
 
-    def discard(self, ticket_id: str) -> None:
-        """Remove the record of a ticket that provably never reached its queue."""
-        self.s3.delete_object(Bucket=self.bucket, Key=self._key(ticket_id))
+    def discard(self, ticket: Ticket) -> None:
+        """Remove the record of a ticket that provably never reached its queue, unless it changed
+        since ingest created it: a retry may have sent the same ticket meanwhile, and a worker
+        claimed it (a conditional delete, IfMatch the created record's ETag; a lost race or a
+        record already gone is no error)."""
+        try:
+            self.s3.delete_object(
+                Bucket=self.bucket, Key=self._key(ticket.id), IfMatch=etag_of(new_record(ticket))
+            )
+        except ClientError as error:
+            if error_code(error) not in _KEPT_CODES:
+                raise
 
     def change(
         self, ticket: Ticket, change: Callable[[dict[str, Any]], Update | None]

@@ -125,7 +125,7 @@ def _send_first(ticket: Ticket, queues: QueueDirectory, ledger: Ledger) -> None:
     try:
         _enqueue(ticket, queues, deduplicated=True)
     except QueueUnavailable:
-        _forget(lambda: ledger.discard(ticket.id))
+        _forget(lambda: ledger.discard(ticket))
         raise
     # QueueOutcomeUnknown keeps the record: the retry must resend this very ticket.
 
