@@ -391,27 +391,16 @@ def test_a_provably_unsent_ticket_is_503_nothing_queued_and_releases_the_key(cli
 
 
 @pytest.mark.parametrize(
-    "headers",
-    [
-        AUTH,
-        pytest.param(
-            {**AUTH, "Idempotency-Key": "k-late"},
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the refused first call deletes the key's binding unconditionally, although its "
-                "retry queued the bound ticket meanwhile; the next retry binds a new ticket id",
-            ),
-        ),
-    ],
-    ids=["keyless", "idempotency-key"],
+    "headers", [AUTH, {**AUTH, "Idempotency-Key": "k-late"}], ids=["keyless", "idempotency-key"]
 )
 def test_a_first_send_refused_late_keeps_the_record_its_retry_got_delivered(
     app, client, aws, monkeypatch, headers
 ):
     """The first call's send hangs, then is refused (nothing queued). Meanwhile its retry found
-    the record queued, sent the same ticket, and a worker delivered it. The refused send must
-    not remove that record: GET would say 404 for a delivered ticket, and the next identical
-    body would create it afresh and send it again, to be delivered twice."""
+    the ticket unconfirmed, sent it, and a worker delivered it. The refused send must not remove
+    the keyless ticket's record (GET would say 404 for a delivered ticket, and the next identical
+    body would create it afresh and send it again: two posts), nor release the key's binding
+    (the next retry with that key would bind a new ticket: two tickets)."""
     send, sends = QueueDirectory.send, [0]
     held, release = threading.Event(), threading.Event()
 
