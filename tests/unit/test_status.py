@@ -50,3 +50,14 @@ def test_a_record_that_says_queued_while_its_queue_is_empty_is_named_never_sent_
     assert re.search(r"  5m0\ds$", row(screen, Priority.MEDIUM))
     never_sent = screen.split("Never sent")[1]
     assert phantom.id in never_sent and waiting.id not in never_sent
+
+
+def test_a_ticket_parked_while_the_ledger_was_unreachable_is_not_called_never_sent(stack):
+    """Its record says queued (no claim could be written), and its message is on the DLQ."""
+    settings, queues, ledger = stack
+    parked = ticket("low", timedelta(hours=1))
+    ledger.create(parked)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    sqs.send_message(QueueUrl=queues.pair(Priority.LOW).dlq_url, MessageBody=parked.to_message())
+    screen = render(settings)
+    assert row(screen, Priority.LOW).endswith("  -") and "Never sent" not in screen

@@ -72,12 +72,14 @@ def oldest_waiting(records: list[dict[str, Any]], priority: Priority, on_queue: 
     return age(min(ages)) if ages and on_queue > 0 else "-"
 
 
-def never_sent(records: list[dict[str, Any]], priority: Priority, on_queue: int) -> list[dict[str, Any]]:
+def never_sent(records: list[dict[str, Any]], priority: Priority, anywhere: int) -> list[dict[str, Any]]:
     """Records of that priority that say queued, no attempt made, for over NEVER_SENT_AFTER
-    seconds, while its queue is empty: ingest created the record of a keyless ticket and died, or
-    lost SQS's answer, before its send was confirmed, and the client never retried (README,
-    "Not promised"). No worker will ever settle them; nothing was lost: the client got no 202."""
-    if on_queue > 0:
+    seconds, while its queue and its dead-letter queue are empty (anywhere: their messages):
+    ingest created the record of a keyless ticket and died, or lost SQS's answer, before its send
+    was confirmed, and the client never retried (README, "Not promised"). No worker will ever
+    settle them; nothing was lost: the client got no 202. (With messages parked, such a record
+    may be a ticket parked while the ledger was unreachable: `make dlq` tells the ledger.)"""
+    if anywhere > 0:
         return []
     now = datetime.now(UTC)
     return [
@@ -99,11 +101,11 @@ def render(settings: RouterSettings) -> str:
     for priority in Priority:
         visible, in_flight, parked = queue_depths(directory, sqs, priority)
         oldest = oldest_waiting(records, priority, visible + in_flight)
-        unsent += never_sent(records, priority, visible + in_flight)
+        unsent += never_sent(records, priority, visible + in_flight + parked)
         name = settings.queue_name(priority)
         lines.append(f"{priority.value:<9}{name:<22}{visible:>8}{in_flight:>10}{parked:>6}  {oldest}")
     if unsent:
-        lines += ["", f"Never sent* (the ledger says queued, the queue is empty; {SHOWN} at most):"]
+        lines += ["", f"Never sent* (the ledger says queued, no queue holds them; {SHOWN} at most):"]
         lines += [f"  {r['created_at'][:19]}  {r['priority']:<7}{r['ticket_id']}" for r in unsent[:SHOWN]]
         lines += ["  (ingest stopped before SQS confirmed them and no client retried: no 202 was given)"]
     lines += ["", f"Last delivered tickets* ({SHOWN} at most):"]
