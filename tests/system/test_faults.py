@@ -196,3 +196,29 @@ def test_an_unreachable_ledger_parks_the_ticket_with_its_reason_and_it_stays_tra
     assert redrive.returncode == 0, redrive.stderr
     router.wait_for(lambda: router.status(tid)["status"] == "delivered", 60, "redriven ticket delivered")
     assert effects(router, Priority.HIGH, [tid]) == {tid: 1}
+
+
+def test_a_redrive_while_the_ledger_is_unreachable_leaves_the_ticket_parked(router: Router, capsys):
+    """A redriven message whose record still says dead-lettered is dropped by the workers as
+    settled: moved back without its record changed, the ticket would be lost. The redrive
+    reaches the ledger through a proxy that answers 503 to every ledger call."""
+    router.control("slack", "fail", {"status": 200, "body": {"ok": False, "error": "channel_not_found"}})
+    [tid] = submit_many(router, Priority.HIGH, 1, tag())
+    router.wait_for(lambda: router.status(tid)["status"] == "dead-lettered", 60, "ticket parked")
+    redrive = [sys.executable, "-m", "ticketrouter.dlq", "redrive", "--priority", "high"]
+    with FaultProxy(router.stack.ports.aws, matcher=request_to("", "/tickets-ledger/")) as proxy:
+        proxy.set_mode(Mode.FAIL)
+        blocked = subprocess.run(redrive, env={**router.stack.env, "AWS_ENDPOINT_URL": proxy.url},
+                                 capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert proxy.calls["S3 GET"] >= 1  # the redrive did ask the ledger, through the proxy
+    assert blocked.returncode == 0 and "0 message(s) moved back" in blocked.stdout, blocked.stderr
+    assert tid in blocked.stderr and "left parked" in blocked.stderr
+    assert router.queue_counts(Priority.HIGH, dlq=True)[0] == 1  # visible at once, for the next try
+    assert router.status(tid)["status"] == "dead-lettered"
+
+    moved = subprocess.run(redrive, env=router.stack.env, capture_output=True, text=True, timeout=60)
+    assert moved.returncode == 0 and "1 message(s) moved back" in moved.stdout, moved.stderr
+    router.wait_for(lambda: router.status(tid)["status"] == "delivered", 60, "redriven ticket delivered")
+    assert effects(router, Priority.HIGH, [tid]) == {tid: 1}
+    with capsys.disabled():
+        print("\n[redrive, ledger unreachable] accepted=1 delivered=1 duplicates=0 lost=0")

@@ -620,6 +620,47 @@ def test_a_delivery_longer_than_the_visibility_timeout_keeps_its_message_hidden_
     assert counts(sqs, queues.url) == (0, 0)
 
 
+def test_messages_of_a_batch_waiting_their_turn_stay_hidden_past_the_visibility_timeout(
+    sqs, ledger, monkeypatch
+):
+    """A paced destination delivers a batch one at a time (Slack: about a second each, more with
+    a low SLACK_RATE_PER_SECOND or a 429's Retry-After): the batch can outlast the visibility
+    timeout. A message not started yet must not reappear for another worker meanwhile; it would
+    be received again, count a receive towards the dead-letter queue, and wait on the copy."""
+    monkeypatch.setenv("QUEUE_VISIBILITY_TIMEOUT", "1")
+    queues = ensure_queue_pair(sqs, RouterSettings.load(), "tickets-paced", reconcile=False)
+    for title in ("a", "b", "c"):
+        send(sqs, queues, ticket(title).to_message())
+    blocked: list[Ticket] = []
+    started, finish = threading.Event(), threading.Event()
+
+    class Paced(RecordingDestination):  # one at a time; the first delivery waits for its token
+        def deliver(self, t):
+            if not blocked:
+                blocked.append(t)
+                started.set()
+                finish.wait(30)
+            return super().deliver(t)
+
+    options = ConsumerOptions(wait_seconds=0, burst=True, delivery=DeliveryOptions(stale_after_seconds=1))
+    destination = Paced()
+    worker = threading.Thread(target=Consumer(sqs, queues, destination, ledger, options).run)
+    worker.start()
+    try:
+        assert started.wait(10)
+        stamps = {ledger.get(blocked[0].id)["updated_at"]}
+        # Three claims seen = over a second since the receive: past the visibility timeout.
+        wait_until(
+            lambda: stamps.add(ledger.get(blocked[0].id)["updated_at"]) or len(stamps) >= 3, 10, "renewals"
+        )
+        assert sqs.receive_message(QueueUrl=queues.url, WaitTimeSeconds=0).get("Messages", []) == []
+    finally:
+        finish.set()
+        worker.join(10)
+    assert sorted(t.title for t in destination.delivered) == ["a", "b", "c"]
+    assert counts(sqs, queues.url) == (0, 0)
+
+
 def test_a_late_outcome_of_a_superseded_claim_does_not_overwrite_the_record(ledger):
     sent = ticket()
     ledger.create(sent)

@@ -89,6 +89,22 @@ def test_listing_records_tickets_parked_while_the_ledger_was_unreachable(env, ca
     assert "ledger record" not in capsys.readouterr().out  # up to date: nothing more to do
 
 
+def test_a_ticket_whose_record_cannot_be_marked_queued_stays_parked(env):
+    """A worker drops a message whose record says dead-lettered (as settled): moved back without
+    its record changed, the ticket would leave the dead-letter queue and never be delivered."""
+    sqs, pair, ledger = env
+    ticket = make_ticket()
+    ledger.create(ticket)
+    ledger.settle(ticket, "dead-lettered", error="slack refused")
+    park(sqs, pair, ticket.to_message(), "slack refused")
+    unreachable = Ledger(ledger.s3, "no-such-ledger")  # every ledger call fails
+    assert redrive(sqs, pair, unreachable) == 0
+    assert sqs.receive_message(QueueUrl=pair.url).get("Messages", []) == []
+    assert [p["ticket_id"] for p in peek(sqs, pair)] == [ticket.id]  # still parked, visible at once
+    assert redrive(sqs, pair, ledger) == 1  # once the ledger answers, it moves
+    assert ledger.get(ticket.id)["status"] == "queued"
+
+
 def test_a_redriven_ticket_is_looked_up_before_it_is_sent_again(env):
     sqs, pair, ledger = env
     ticket = make_ticket()

@@ -79,3 +79,19 @@ def test_a_binding_without_an_expiry_holds_24_hours(ledger, monkeypatch):
     assert ledger.remember_submission("k", BODY_SHA256, a_ticket())["ticket"] == binding["ticket"]
     monkeypatch.setattr(ledger_module, "utcnow", lambda: started + timedelta(hours=25))
     assert ledger.remember_submission("k", BODY_SHA256, a_ticket())["ticket"] != binding["ticket"]
+
+
+def test_a_binding_a_retry_marked_as_resent_is_never_released_and_a_released_one_is_never_marked(ledger):
+    """The first call releases its key only while no retry has resent its ticket; a retry that
+    finds the key released must bind it afresh instead of sending the first call's ticket."""
+    first = ledger.remember_submission("key:a", BODY_SHA256, a_ticket())
+    assert ledger.resend_submission("key:a", first)
+    ledger.forget_submission("key:a", first)  # the first call's send failed for sure: too late
+    kept = ledger.remember_submission("key:a", BODY_SHA256, a_ticket())
+    assert kept["ticket"]["id"] == first["ticket"]["id"] and "resent_at" in kept
+
+    lone = ledger.remember_submission("key:b", BODY_SHA256, a_ticket())
+    ledger.forget_submission("key:b", lone)
+    assert not ledger.resend_submission("key:b", lone)
+    afresh = ledger.remember_submission("key:b", BODY_SHA256, a_ticket())
+    assert afresh["ticket"]["id"] != lone["ticket"]["id"]

@@ -5,16 +5,19 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
 from botocore.client import BaseClient
-from botocore.exceptions import ReadTimeoutError
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from ingest import create_app, resolve_queues
 from ingest.services import services_of
 from tests.support import dead_endpoint
 from ticketrouter import ledger
+from ticketrouter.destination import AttemptOutcome
+from ticketrouter.ledger import Status
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.send_outcome import SendFailed, SendOutcome
 from ticketrouter.ticket import Priority, Ticket, parse_submission
@@ -385,6 +388,50 @@ def test_a_provably_unsent_ticket_is_503_nothing_queued_and_releases_the_key(cli
     assert queued(aws)["high"] == []
     retry = post(client, VALID)
     assert retry.status_code == 202 and "Idempotent-Replayed" not in retry.headers
+
+
+@pytest.mark.parametrize(
+    "headers", [AUTH, {**AUTH, "Idempotency-Key": "k-late"}], ids=["keyless", "idempotency-key"]
+)
+def test_a_first_send_refused_late_keeps_the_record_its_retry_got_delivered(
+    app, client, aws, monkeypatch, headers
+):
+    """The first call's send hangs, then is refused (nothing queued). Meanwhile its retry found
+    the ticket unconfirmed, sent it, and a worker delivered it. The refused send must not remove
+    the keyless ticket's record (GET would say 404 for a delivered ticket, and the next identical
+    body would create it afresh and send it again: two posts), nor release the key's binding
+    (the next retry with that key would bind a new ticket: two tickets)."""
+    send, sends = QueueDirectory.send, [0]
+    held, release = threading.Event(), threading.Event()
+
+    def hangs_then_refused(self, ticket):
+        sends[0] += 1
+        if sends[0] > 1:
+            return send(self, ticket)
+        held.set()
+        release.wait(10)
+        raise SendFailed(SendOutcome.NOT_SENT, EndpointConnectionError(endpoint_url="http://sqs"))
+
+    monkeypatch.setattr(QueueDirectory, "send", hangs_then_refused)
+    first: dict[str, object] = {}
+    caller = threading.Thread(
+        target=lambda: first.update(answer=post(app.test_client(), VALID, headers=headers))
+    )
+    caller.start()
+    assert held.wait(10), "the first send never started"
+    retry = post(client, VALID, headers=headers)
+    assert retry.status_code == 202 and retry.headers["Idempotent-Replayed"] == "true"
+    [ticket] = queued(aws)["high"]
+    book = ledger_of(app)
+    claim = book.claim(ticket, "slack", 60)  # what worker-slack does with the retry's copy
+    book.settle(ticket, Status.DELIVERED, outcome=AttemptOutcome.DELIVERED, reference="1.000100", claim=claim)
+    release.set()
+    caller.join(10)
+    assert first["answer"].status_code == 503
+    assert book.get(ticket.id)["status"] == "delivered"
+    again = post(client, VALID, headers=headers)
+    assert again.get_json()["ticket_id"] == ticket.id and again.headers["Idempotent-Replayed"] == "true"
+    assert sends[0] == 2  # the delivered ticket is not sent a third time
 
 
 def test_an_overlong_idempotency_key_is_400(client):

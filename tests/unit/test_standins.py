@@ -195,7 +195,8 @@ def test_the_window_slides():
 @pytest.mark.parametrize(
     "body",
     [{"limit": 0, "window_seconds": 1}, {"limit": 2}, {"limit": 2, "window_seconds": -1}, [],
-     {"limit": 2, "window_seconds": 1, "path": 3}],
+     {"limit": 2, "window_seconds": 1, "path": 3}, {"limit": True, "window_seconds": 1},
+     {"limit": 2, "window_seconds": True}, {"limit": 2.5, "window_seconds": 1}],
 )  # fmt: skip
 def test_a_bad_rate_limit_is_400(slack_url, body):
     answer = requests.post(f"{slack_url}/_fake/rate_limit", json=body, timeout=5)

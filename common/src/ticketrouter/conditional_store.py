@@ -59,6 +59,14 @@ class ConditionalStore:
                 return None
             raise
 
+    def _delete(self, key: str, etag: str) -> None:
+        """Delete the object only if its ETag is etag; one that changed or is gone stays as it is."""
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        except ClientError as error:
+            if error_code(error) not in _CONFLICT_CODES | _MISSING_CODES:
+                raise
+
     def _write(self, key: str, record: dict[str, Any], etag: str | None) -> str | None:
         """Create (etag None) or replace the object only if unchanged.
 

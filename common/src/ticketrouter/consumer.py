@@ -10,6 +10,7 @@ which the next receive drops.
 from __future__ import annotations
 
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -67,6 +68,22 @@ class Handled:
 
     outcome: Outcome
     delete: bool
+
+
+class Waiting:
+    """The messages of a batch whose delivery has not started yet; thread-safe."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self._left = {message["ReceiptHandle"]: message for message in messages}
+        self._lock = threading.Lock()
+
+    def start(self, message: Message) -> None:
+        with self._lock:
+            self._left.pop(message["ReceiptHandle"], None)
+
+    def left(self) -> list[Message]:
+        with self._lock:
+            return list(self._left.values())
 
 
 class Consumer:
@@ -145,12 +162,24 @@ class Consumer:
     def handle_batch(
         self, messages: list[Message], pool: ThreadPoolExecutor
     ) -> list[tuple[Message, Handled]]:
-        """Deliver a batch concurrently (up to the pool's size); the caller deletes what it settled."""
-        futures = [pool.submit(self._handle_unless_stopping, message) for message in messages]
-        handled = [(message, future.result()) for message, future in zip(messages, futures, strict=True)]
+        """Deliver a batch concurrently (up to the pool's size); the caller deletes what it settled.
+
+        A paced destination may take longer over a batch than the visibility timeout: the
+        messages not started yet are kept hidden too (each started one has its own lease).
+        """
+        waiting = Waiting(messages)
+        visibility = self.options.delivery.stale_after_seconds
+        with Lease(lambda: self._keep_hidden(waiting.left()), visibility / 2):
+            futures = [pool.submit(self._handle_unless_stopping, message, waiting) for message in messages]
+            handled = [(message, future.result()) for message, future in zip(messages, futures, strict=True)]
         return [(message, result) for message, result in handled if result is not None]
 
-    def _handle_unless_stopping(self, message: Message) -> Handled | None:
+    def _keep_hidden(self, messages: list[Message]) -> None:
+        for message in messages:
+            self.queue.hide(message, int(self.options.delivery.stale_after_seconds))
+
+    def _handle_unless_stopping(self, message: Message, waiting: Waiting) -> Handled | None:
+        waiting.start(message)
         if self.stopping:
             return None  # not started: it becomes visible again after the visibility timeout
         return self._handle_counted(message)

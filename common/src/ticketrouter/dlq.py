@@ -115,40 +115,49 @@ def bring_ledger_up_to_date(ledger: Ledger, messages: list[MessageTypeDef]) -> i
 def redrive(sqs: SQSClient, pair: QueuePair, ledger: Ledger, limit: int = MAX_MESSAGES) -> int:
     """Move parked messages back to their queue; returns how many."""
     moved = 0
+    kept: list[str] = []
     while moved < limit:
         batch = _receive(sqs, pair.dlq_url, 60)
         if not batch:
             break
         for message in batch[: limit - moved]:
-            # The ledger first: a worker drops a message whose ticket the ledger calls dead-lettered.
-            _mark_queued(ledger, message["Body"])
+            # The ledger first: a worker drops a message whose ticket the ledger calls
+            # dead-lettered, so one whose record cannot be changed stays parked.
+            if not _mark_queued(ledger, message["Body"]):
+                kept.append(message["ReceiptHandle"])
+                continue
             attributes = {k: v for k, v in message.get("MessageAttributes", {}).items() if k != "park_reason"}
             sqs.send_message(QueueUrl=pair.url, MessageBody=message["Body"], MessageAttributes=attributes)
             sqs.delete_message(QueueUrl=pair.dlq_url, ReceiptHandle=message["ReceiptHandle"])
             moved += 1
+    for handle in kept:  # visible again at once, for the next list or redrive
+        sqs.change_message_visibility(QueueUrl=pair.dlq_url, ReceiptHandle=handle, VisibilityTimeout=0)
     return moved
 
 
-def _mark_queued(ledger: Ledger, body: str) -> None:
+def _mark_queued(ledger: Ledger, body: str) -> bool:
     """Queued again, outcome unknown: whatever happened before, the next attempt looks first.
+    False (logged) when the ledger could not be changed: the message must stay parked.
 
     A delivered ticket keeps its record, and the worker drops the redriven copy.
     """
     try:
         ticket = Ticket.from_message(body)
     except ValidationError:
-        return  # a poison message has no ledger record
+        return True  # a poison message has no ledger record
     try:
         record = ledger.get(ticket.id)
         if record is not None and record["status"] == DELIVERED:
-            return
+            return True
         note = "redriven: the next attempt looks before sending"
         ledger.settle(ticket, QUEUED, outcome=AttemptOutcome.UNKNOWN, error=None, note=note)
     except (BotoCoreError, ClientError, LedgerConflict) as error:
-        log.warning(
-            "redriven but the ledger still says dead-lettered",
+        log.error(
+            "ledger unavailable; left parked (a redriven ticket the ledger calls dead-lettered is dropped)",
             extra={"ticket_id": ticket.id, "error": str(error)},
         )
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,9 +80,11 @@ class Ledger(ConditionalStore):
         """Record a new queued ticket; False if a record already exists."""
         return self._write(self._key(ticket.id), new_record(ticket), None) is not None
 
-    def discard(self, ticket_id: str) -> None:
-        """Remove the record of a ticket that provably never reached its queue."""
-        self.s3.delete_object(Bucket=self.bucket, Key=self._key(ticket_id))
+    def discard(self, ticket: Ticket) -> None:
+        """Remove the record of a ticket that provably never reached its queue, unless it changed
+        since ingest created it: a retry may have sent the same ticket meanwhile, and a worker
+        claimed it (a conditional delete, IfMatch the created record's ETag)."""
+        self._delete(self._key(ticket.id), etag_of(new_record(ticket)))
 
     def change(
         self, ticket: Ticket, change: Callable[[dict[str, Any]], Update | None]
@@ -205,6 +207,14 @@ class Ledger(ConditionalStore):
                 return binding
         raise LedgerConflict("idempotency key kept changing")
 
-    def forget_submission(self, key: str) -> None:
-        """Unbind a key whose ticket could not be queued, so that a retry can succeed."""
-        self.s3.delete_object(Bucket=self.bucket, Key=self._idempotency_key(key))
+    def resend_submission(self, key: str, binding: dict[str, Any]) -> bool:
+        """Mark a binding whose ticket a retry is about to send again, so that the first call,
+        should its send fail for sure, no longer releases it (forget_submission); False if it
+        changed or was released meanwhile: the retry must then bind the key afresh."""
+        marked = {**binding, "resent_at": utcnow().isoformat()}
+        return self._replace(self._idempotency_key(key), marked, etag_of(binding)) is not None
+
+    def forget_submission(self, key: str, binding: dict[str, Any]) -> None:
+        """Unbind a key whose ticket could not be queued, so that a retry can succeed, unless the
+        binding changed since it was written (a retry resent its ticket meanwhile)."""
+        self._delete(self._idempotency_key(key), etag_of(binding))

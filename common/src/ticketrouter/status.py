@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 RECENT = 200
 SHOWN = 10
+# A keyless ticket's record is written just before its send: younger than this, it may be in flight.
+NEVER_SENT_AFTER = 60
 
 
 def queue_depths(directory: QueueDirectory, sqs: SQSClient, priority: Priority) -> tuple[int, int, int]:
@@ -54,14 +56,39 @@ def age(iso: str) -> str:
     )
 
 
-def oldest_waiting(records: list[dict[str, Any]], priority: Priority) -> str:
-    """The age of the oldest of these records' tickets of that priority still waiting, or "-"."""
-    waiting = [
-        r["created_at"]
-        for r in records
-        if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)
+def waiting(records: list[dict[str, Any]], priority: Priority) -> list[dict[str, Any]]:
+    """These records' tickets of that priority that wait for a (next) attempt."""
+    return [r for r in records if r["priority"] == priority.value and r["status"] in (QUEUED, FAILED)]
+
+
+def oldest_waiting(records: list[dict[str, Any]], priority: Priority, on_queue: int) -> str:
+    """The age of the oldest of these records' tickets of that priority still waiting, or "-".
+
+    on_queue: the messages on that priority's queue (visible and in flight). With none, nothing
+    waits, whatever a record says: a "queued" record then belongs to a ticket that was never
+    sent (see never_sent), and its growing age would be an alarm about nothing.
+    """
+    ages = [r["created_at"] for r in waiting(records, priority)]
+    return age(min(ages)) if ages and on_queue > 0 else "-"
+
+
+def never_sent(records: list[dict[str, Any]], priority: Priority, anywhere: int) -> list[dict[str, Any]]:
+    """Records of that priority that say queued, no attempt made, for over NEVER_SENT_AFTER
+    seconds, while its queue and its dead-letter queue are empty (anywhere: their messages):
+    ingest created the record of a keyless ticket and died, or lost SQS's answer, before its send
+    was confirmed, and the client never retried (README, "Not promised"). No worker will ever
+    settle them; nothing was lost: the client got no 202. (With messages parked, such a record
+    may be a ticket parked while the ledger was unreachable: `make dlq` tells the ledger.)"""
+    if anywhere > 0:
+        return []
+    now = datetime.now(UTC)
+    return [
+        r
+        for r in waiting(records, priority)
+        if r["status"] == QUEUED
+        and r.get("attempts", 0) == 0
+        and (now - datetime.fromisoformat(r["created_at"])).total_seconds() > NEVER_SENT_AFTER
     ]
-    return age(min(waiting)) if waiting else "-"
 
 
 def render(settings: RouterSettings) -> str:
@@ -70,11 +97,17 @@ def render(settings: RouterSettings) -> str:
     directory = QueueDirectory(sqs, settings)
     records = recent_records(s3, Ledger(s3, settings.ledger_bucket))
     lines = [f"{'priority':<9}{'queue':<22}{'visible':>8}{'in flight':>10}{'DLQ':>6}  oldest waiting*"]
+    unsent: list[dict[str, Any]] = []
     for priority in Priority:
         visible, in_flight, parked = queue_depths(directory, sqs, priority)
-        oldest = oldest_waiting(records, priority)
+        oldest = oldest_waiting(records, priority, visible + in_flight)
+        unsent += never_sent(records, priority, visible + in_flight + parked)
         name = settings.queue_name(priority)
         lines.append(f"{priority.value:<9}{name:<22}{visible:>8}{in_flight:>10}{parked:>6}  {oldest}")
+    if unsent:
+        lines += ["", f"Never sent* (the ledger says queued, no queue holds them; {SHOWN} at most):"]
+        lines += [f"  {r['created_at'][:19]}  {r['priority']:<7}{r['ticket_id']}" for r in unsent[:SHOWN]]
+        lines += ["  (ingest stopped before SQS confirmed them and no client retried: no 202 was given)"]
     lines += ["", f"Last delivered tickets* ({SHOWN} at most):"]
     delivered = [r for r in records if r["status"] == DELIVERED][:SHOWN]
     lines += [

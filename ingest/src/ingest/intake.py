@@ -125,7 +125,7 @@ def _send_first(ticket: Ticket, queues: QueueDirectory, ledger: Ledger) -> None:
     try:
         _enqueue(ticket, queues, deduplicated=True)
     except QueueUnavailable:
-        _forget(lambda: ledger.discard(ticket.id))
+        _forget(lambda: ledger.discard(ticket))
         raise
     # QueueOutcomeUnknown keeps the record: the retry must resend this very ticket.
 
@@ -134,6 +134,17 @@ def _accept_by_binding(
     ticket: Ticket, key: IdempotencyKey, body_sha256: str, queues: QueueDirectory, ledger: Ledger
 ) -> tuple[Ticket, bool]:
     """Bind the key with a binding object, then queue and record the ticket."""
+    for _ in range(_RECORD_ATTEMPTS):
+        accepted = _bind_and_queue(ticket, key, body_sha256, queues, ledger)
+        if accepted is not None:
+            return accepted
+    raise QueueUnavailable("the idempotency key's binding kept changing")
+
+
+def _bind_and_queue(
+    ticket: Ticket, key: IdempotencyKey, body_sha256: str, queues: QueueDirectory, ledger: Ledger
+) -> tuple[Ticket, bool] | None:
+    """One try of _accept_by_binding; None when the binding was released under a retry."""
     binding = _stored(lambda: ledger.remember_submission(key.name, body_sha256, ticket, key.window))
     if binding["body_sha256"] != body_sha256:
         raise IdempotencyKeyReused(key.name)
@@ -142,7 +153,7 @@ def _accept_by_binding(
         try:
             _queue(ticket, queues, ledger, deduplicated=True)
         except QueueUnavailable:
-            _forget(lambda: ledger.forget_submission(key.name))
+            _forget(lambda: ledger.forget_submission(key.name, binding))
             raise
         # QueueOutcomeUnknown keeps the key bound: the retry must resend this very ticket.
         return ticket, False
@@ -151,8 +162,11 @@ def _accept_by_binding(
         if _stored(lambda: ledger.get(first.id)) is not None:
             log.info("repeated submission; nothing queued")
             return first, True
-        # Bound but never confirmed on the queue (the first call died midway or lost SQS's
-        # answer): queue it now. Workers deduplicate by ticket id, so a second copy is harmless.
+        # Bound but never confirmed on the queue (the first call died midway, lost SQS's answer,
+        # or is still sending): queue it now; workers deduplicate by ticket id. Marked first, so
+        # that the first call, should its send fail for sure, keeps the key bound to it.
+        if not _stored(lambda: ledger.resend_submission(key.name, binding)):
+            return None
         log.info("repeated submission of an unconfirmed ticket; queueing it")
     _queue(first, queues, ledger, deduplicated=True)
     return first, True

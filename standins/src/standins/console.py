@@ -75,7 +75,7 @@ def queue_rows(settings: ConsoleSettings) -> list[dict[str, Any]]:
                 "visible": visible,
                 "in_flight": in_flight,
                 "dlq": parked,
-                "oldest": oldest_waiting(records, priority),
+                "oldest": oldest_waiting(records, priority, visible + in_flight),
             }
         )
     return rows

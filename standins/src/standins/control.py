@@ -85,8 +85,10 @@ def limit_rate() -> ResponseReturnValue:
     window = spec.get("window_seconds")
     if (
         not isinstance(limit, int)
+        or isinstance(limit, bool)  # JSON true is not a count (bool is an int in Python)
         or limit < 1
         or not isinstance(window, int | float)
+        or isinstance(window, bool)
         or not 0 < window <= 3600
         or not isinstance(spec.get("path"), str | None)
     ):
