@@ -95,9 +95,9 @@ def _die_with_parent(parent_pid: int) -> Callable[[], None]:
     return setup
 
 
-def marked_processes(run_id: str) -> list[int]:
-    """Live processes (other than this one) whose environment carries this run id (Linux /proc)."""
-    marker = f"{RUN_ID_VARIABLE}={run_id}".encode()
+def marked_processes(run_id: str, variable: str = RUN_ID_VARIABLE) -> list[int]:
+    """Processes (other than this one) whose environment sets variable to run_id (Linux /proc)."""
+    marker = f"{variable}={run_id}".encode()
     found = []
     for environ in Path("/proc").glob("[0-9]*/environ"):
         pid = int(environ.parent.name)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
+from supervise import marked_processes
 from tests.support import wait_until
 from tests.system.test_devstack import alive, dev_env, start_dev, wait_for_line
 
@@ -18,24 +19,28 @@ RUNS = 10
 KILL_POINTS = ("  ingest ready", "Ticket router is running")
 
 
+MARKER_VARIABLE = "TEST_RUN_MARKER"
+
+
 def marked(marker: str) -> list[int]:
     """Live processes whose environment carries marker (every process make dev started does)."""
-    found = []
-    for environ in Path("/proc").glob("[0-9]*/environ"):
-        try:
-            if marker.encode() in environ.read_bytes().split(b"\0") and alive(int(environ.parent.name)):
-                found.append(int(environ.parent.name))
-        except OSError:
-            continue
-    return found
+    return [pid for pid in marked_processes(marker, MARKER_VARIABLE) if alive(pid)]
+
+
+def kill_leftovers(dev: subprocess.Popen, marker: str) -> None:
+    """Whatever a failed run left behind: make dev's group, then every marked process."""
+    if dev.poll() is None:
+        os.killpg(dev.pid, signal.SIGKILL)
+        dev.wait()
+    for pid in marked(marker):
+        os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_one_signal_to_the_process_group_stops_everything_ten_times_in_a_row(tmp_path, sig):
     for run in range(RUNS):
         env, _ = dev_env(tmp_path / f"run{run}")
-        marker = f"TEST_RUN_MARKER={uuid.uuid4().hex}"
-        env[marker.split("=")[0]] = marker.split("=")[1]
+        marker = env[MARKER_VARIABLE] = uuid.uuid4().hex
         # Workers finish their long poll before they exit; shorter polls keep 20 runs quick.
         env["WORKER_WAIT_SECONDS"] = "2"
         output = tmp_path / f"run{run}.out"
@@ -54,17 +59,12 @@ def test_one_signal_to_the_process_group_stops_everything_ten_times_in_a_row(tmp
             # Right after make returns nothing of the stack may remain (SIGKILLed ones vanish at once).
             wait_until(lambda m=marker: not marked(m), 2, f"run {run} ({point}): every process gone")
         finally:
-            if dev.poll() is None:
-                os.killpg(dev.pid, signal.SIGKILL)
-                dev.wait()
-            for pid in marked(marker):
-                os.kill(pid, signal.SIGKILL)
+            kill_leftovers(dev, marker)
 
 
 def test_a_second_signal_during_the_stop_does_not_abandon_the_children(tmp_path):
     env, _ = dev_env(tmp_path)
-    marker = f"TEST_RUN_MARKER={uuid.uuid4().hex}"
-    env["TEST_RUN_MARKER"] = marker.split("=")[1]
+    marker = env[MARKER_VARIABLE] = uuid.uuid4().hex
     env["WORKER_WAIT_SECONDS"] = "5"  # the stop takes seconds: the workers finish their poll
     output = tmp_path / "dev.out"
     dev = start_dev(env, output)
@@ -78,8 +78,4 @@ def test_a_second_signal_during_the_stop_does_not_abandon_the_children(tmp_path)
         assert "ignored: already stopping" in text and "All processes stopped." in text, text
         wait_until(lambda: not marked(marker), 0.5, "every process gone")
     finally:
-        if dev.poll() is None:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait()
-        for pid in marked(marker):
-            os.kill(pid, signal.SIGKILL)
+        kill_leftovers(dev, marker)
