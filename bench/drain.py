@@ -23,17 +23,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+from driver import Bench  # noqa: E402
+from figures import Figure, pyplot, verdict  # noqa: E402
 from scenario import BenchRun, Scenario, Section  # noqa: E402
-from stacks import base_env  # noqa: E402
+from stacks import base_env, ports  # noqa: E402
 
-from probes import free_port  # noqa: E402
 from stack import Stack  # noqa: E402
-from stack_services import Ports  # noqa: E402
 from supervise import wait_until  # noqa: E402
 from ticketrouter.pacing import busiest_window  # noqa: E402
 
@@ -84,11 +83,7 @@ class Storm:
         return [requests.get(f"{url}/{tid}", headers=self.auth, timeout=10).json()["status"] for tid in ids]
 
     def parked(self) -> int:
-        sqs = boto3.client("sqs", endpoint_url=self.stack.env["AWS_ENDPOINT_URL"], region_name="us-east-1",
-                           aws_access_key_id="test", aws_secret_access_key="test")  # fmt: skip
-        url = sqs.get_queue_url(QueueName="tickets-high-dlq")["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
-        return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+        return Bench(self.stack).depth("tickets-high-dlq")
 
 
 def one_run(storm: Storm, count: int) -> dict[str, Any]:
@@ -125,10 +120,7 @@ def one_run(storm: Storm, count: int) -> dict[str, Any]:
 def measure(env: dict[str, str], log_dir: Path, runs: int, count: int = TICKETS) -> dict[str, Any]:
     """`runs` storms of `count` high tickets through one stack running worker-slack only."""
     env = {**env, "SLACK_RATE_PER_SECOND": str(RATE), "SLACK_BURST": str(BURST), "WORKER_WAIT_SECONDS": "1"}
-    metrics = (free_port(), free_port(), free_port())
-    ports = Ports(aws=free_port(), ingest=free_port(), slack=free_port(), trello=free_port(),
-                  worker_metrics=metrics, ingest_metrics=free_port())  # fmt: skip
-    with Stack(log_dir=log_dir, ports=ports, env=env, workers=("worker_slack",)) as stack:
+    with Stack(log_dir=log_dir, ports=ports(), env=env, workers=("worker_slack",)) as stack:
         storm = Storm(stack)
         limit = {"limit": STANDIN_LIMIT, "window_seconds": 1, "path": POSTS}
         requests.post(f"{storm.slack}/_fake/rate_limit", json=limit, timeout=10).raise_for_status()
@@ -150,16 +142,10 @@ def met(result: dict[str, Any]) -> bool:
     return clean and windows and abs(rate / RATE - 1) <= RATE_TOLERANCE
 
 
-def figure(values: list[float], digits: int = 2) -> str:
-    shown = f"{statistics.median(values):.{digits}f}"
-    return shown if len(values) == 1 else f"{shown} ({min(values):.{digits}f}–{max(values):.{digits}f})"
-
-
 def section(result: dict[str, Any]) -> list[str]:
     """The RESULTS.md section."""
     rows = [run["row"] for run in result["runs"]]
     total = {k: sum(row[k] for row in rows) for k in ("refused", "failed", "parked", "missing", "duplicates")}
-    verdict = "**met**" if met(result) else "**NOT met**"
     return [
         "## Pacing: a storm of high tickets drains at the configured rate",
         "",
@@ -172,19 +158,19 @@ def section(result: dict[str, Any]) -> list[str]:
         "",
         "| figure | value |",
         "|---|---|",
-        f"| drain rate after the burst (posts/s; configured {RATE:g}) | {figure([r['rate'] for r in rows])} "
+        f"| drain rate after the burst (posts/s; configured {RATE:g}) | {Figure([r['rate'] for r in rows]).show()} "
         "|",
-        f"| storm drained in (s, from the first submission) | {figure([r['elapsed'] for r in rows], 1)} |",
+        f"| storm drained in (s, from the first submission) | {Figure([r['elapsed'] for r in rows]).show(lambda v: f'{v:.1f}')} |",
         *[
             f"| busiest {w:.0f} s window (posts; the bucket allows {BURST + RATE * w:.0f}) "
-            f"| {figure([r[f'busiest_{w:.0f}s'] for r in rows], digits=0)} |"
+            f"| {Figure([r[f'busiest_{w:.0f}s'] for r in rows]).show(lambda v: f'{v:.0f}')} |"
             for w in WINDOWS
         ],
         f"| 429s / failed / parked / missing / doubled, all runs | {total['refused']} / {total['failed']} / "
         f"{total['parked']} / {total['missing']} / {total['duplicates']} |",
         "",
         f"- Bound: drain rate within ±{RATE_TOLERANCE:.0%} of the configured rate, no window over burst + "
-        f"rate × (window + {JITTER_SECONDS:g} s of arrival jitter), and 0 on the last row — {verdict}.",
+        f"rate × (window + {JITTER_SECONDS:g} s of arrival jitter), and 0 on the last row — {verdict(met(result))}.",
         "",
         "![tickets delivered over time, with the configured rate](drain.png)",
         "",
@@ -193,11 +179,7 @@ def section(result: dict[str, Any]) -> list[str]:
 
 def plot(result: dict[str, Any], path: Path) -> None:
     """Tickets delivered over time for every run, with the line the configured rate allows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure_, axis = plt.subplots(figsize=(9, 5))
     for number, run in enumerate(result["runs"], start=1):
         curve = run["curve"]

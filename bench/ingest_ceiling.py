@@ -32,6 +32,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
+from figures import Figure, verdict  # noqa: E402
 from ingest_profile import profile_table, summarise  # noqa: E402
 from scenario import BenchRun, Scenario, Section  # noqa: E402
 from stacks import BENCH, base_env, ports  # noqa: E402
@@ -47,12 +48,6 @@ CALLS_BOUND = 2.0  # AWS calls per accepted keyless ticket, at most
 CLIENTS = (8, 32)
 INGEST_CONFIG = "ingest/gunicorn.conf.py"
 PROFILED_CONFIG = "bench/profiled_gunicorn.conf.py"
-
-
-def show(values: list[float], unit: str = "") -> str:
-    """The median, with min–max when there are several values."""
-    median = f"{statistics.median(values):.2f}{unit}"
-    return f"{median} ({min(values):.2f}–{max(values):.2f}{unit})" if len(values) > 1 else median
 
 
 @contextmanager
@@ -159,7 +154,6 @@ def measure(stack: Stack, logs: Path, runs: int = 3, posts: int = 300) -> dict[s
 def render(results: dict[str, Any]) -> list[str]:
     """The RESULTS.md section."""
     rates, bounds, top = results["rates"], results["bounds"], results["profile"]
-    verdict = {True: "**met**", False: "**NOT met**"}
     calls = ", ".join(f"{op} {n}" for op, n in sorted(results["calls"].items()))
     lines = [
         "## Ingest against the cost of its own AWS calls",
@@ -173,17 +167,17 @@ def render(results: dict[str, Any]) -> list[str]:
         "| clients | ingest tickets/s | bare endpoint tickets/s | ingest / bare |",
         "|---|---|---|---|",
         *[
-            f"| {n} | {show(rates[n]['ingest'])} | {show(rates[n]['bare'])} | **{show(rates[n]['ratio'])}** |"
+            f"| {n} | {Figure(rates[n]['ingest']).show()} | {Figure(rates[n]['bare']).show()} | **{Figure(rates[n]['ratio']).show()}** |"
             for n in CLIENTS
         ],
         "",
         *[
             f"- Bound: ingest ≥ {CEILING_BOUND}× the bare endpoint at {n} clients — "
-            f"{verdict[bounds[f'ceiling_{n}']]}."
+            f"{verdict(bounds[f'ceiling_{n}'])}."
             for n in CLIENTS
         ],
         f"- Bound: ≤ {CALLS_BOUND:.0f} AWS calls per accepted keyless ticket — "
-        f"{verdict[bounds['ingest_calls']]} ({results['per_ticket']:.2f}: {calls} for {results['counted']} "
+        f"{verdict(bounds['ingest_calls'])} ({results['per_ticket']:.2f}: {calls} for {results['counted']} "
         "tickets, counted by `tests/faultproxy.py` in front of a one-process ingest).",
         "",
         "Where ingest's time goes: cProfile of one ingest process (`bench/profiled_gunicorn.conf.py`, "

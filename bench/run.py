@@ -65,6 +65,7 @@ def main() -> int:
     print(f"logs: {logs}", flush=True)
     started = time.monotonic()
     output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)  # the scenarios draw their plots there
     aws, label = aws_endpoints(args.emulator, args.localstack_image, logs)
     bench = BenchRun(args=args, logs=logs, out_dir=output.parent, aws=aws)
     sections: list[Section] = [s.run(bench) for s in SCENARIOS if not args.only or s.name in args.only]

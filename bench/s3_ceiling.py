@@ -19,27 +19,16 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import Any
+
+from driver import Bench
+from figures import verdict
 
 from ticketrouter.ticket import Ticket
 
 CEILING_BOUND = 0.7
 THREADS = (10, 20)  # calls in flight: as many as worker-s3's batch of 10, and twice that
 LOW_QUEUE, TICKETS_BUCKET, LEDGER_BUCKET = "tickets-low", "tickets", "tickets-ledger"
-
-
-class Bench(Protocol):
-    """What this scenario needs of bench/driver.py's Bench."""
-
-    sqs: Any
-    s3: Any
-    stack: Any
-
-    def tickets(self, priority: str, count: int) -> list[Ticket]: ...
-    def record(self, tickets: list[Ticket]) -> None: ...
-    def enqueue(self, queue: str, tickets: list[Ticket]) -> None: ...
-    def depth(self, queue: str) -> int: ...
-    def queue_url(self, name: str) -> str: ...
 
 
 def timed_drain(bench: Bench, tickets: list[Ticket], drain: Callable[[], None] | None = None) -> float:
@@ -152,7 +141,6 @@ def measure(bench: Bench, count: int, runs: int) -> list[dict[str, float]]:
 
 def section(figures: dict[str, Any], count: int, met: bool) -> list[str]:
     """The RESULTS.md section; figures: run.py's Figure per key of measure()'s rows."""
-    verdict = "**met**" if met else "**NOT met**"
     return [
         "## worker-s3 against the emulator's own ceiling",
         "",
@@ -168,6 +156,6 @@ def section(figures: dict[str, Any], count: int, met: bool) -> list[str]:
         f"| the emulator's ceiling for this call mix | {figures['ceiling'].show(lambda v: f'{v:.0f}')} |",
         f"| worker-s3 | {figures['worker'].show(lambda v: f'{v:.0f}')} |",
         "",
-        f"- Bound: worker-s3 ≥ {CEILING_BOUND} × the ceiling — {verdict} ({figures['ratio'].show()}).",
+        f"- Bound: worker-s3 ≥ {CEILING_BOUND} × the ceiling — {verdict(met)} ({figures['ratio'].show()}).",
         "",
     ]
