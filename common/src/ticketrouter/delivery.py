@@ -29,9 +29,8 @@ from ticketrouter.destination import (
     is_idempotent,
     outcome_of,
 )
-from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.faults import CrashPoint, crash_point
-from ticketrouter.ledger import Ledger, LedgerConflict
+from ticketrouter.ledger import LEDGER_ERRORS, Ledger
 from ticketrouter.ledger_records import Claim, ClaimAction, Status
 from ticketrouter.observability import DELIVERY_LATENCY, RETRIES
 from ticketrouter.ticket import Ticket
@@ -39,7 +38,6 @@ from ticketrouter.verdicts import DeliveryOptions, Outcome, ParkReason, Verdict
 
 __all__ = ["Delivery", "DeliveryOptions", "Outcome", "ParkReason", "Verdict"]
 log = logging.getLogger(__name__)
-LEDGER_ERRORS = (*AWS_ERRORS, LedgerConflict)
 
 
 class Delivery:

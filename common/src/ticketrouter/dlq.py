@@ -12,13 +12,13 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from ticketrouter.aws import aws_client
 from ticketrouter.config import RouterSettings
 from ticketrouter.destination import AttemptOutcome
-from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, DELIVERING, QUEUED, Ledger, LedgerConflict
+from ticketrouter.errors import AWS_ERRORS
+from ticketrouter.ledger import DEAD_LETTERED, DELIVERED, DELIVERING, LEDGER_ERRORS, QUEUED, Ledger
 from ticketrouter.logs import configure_logging
 from ticketrouter.queues import QueueDirectory, QueuePair
 from ticketrouter.redaction import redact
@@ -105,7 +105,7 @@ def bring_ledger_up_to_date(ledger: Ledger, messages: list[MessageTypeDef]) -> i
             reason = describe(message)["reason"]
             note = "found parked on the dead-letter queue"
             ledger.settle(ticket, DEAD_LETTERED, outcome=outcome, error=reason, note=note)
-        except (BotoCoreError, ClientError, LedgerConflict) as error:
+        except LEDGER_ERRORS as error:
             log.warning("could not update the ledger", extra={"ticket_id": ticket.id, "error": str(error)})
             continue
         updated += 1
@@ -151,7 +151,7 @@ def _mark_queued(ledger: Ledger, body: str) -> bool:
             return True
         note = "redriven: the next attempt looks before sending"
         ledger.settle(ticket, QUEUED, outcome=AttemptOutcome.UNKNOWN, error=None, note=note)
-    except (BotoCoreError, ClientError, LedgerConflict) as error:
+    except LEDGER_ERRORS as error:
         log.error(
             "ledger unavailable; left parked (a redriven ticket the ledger calls dead-lettered is dropped)",
             extra={"ticket_id": ticket.id, "error": str(error)},
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             moved = redrive(sqs, directory.pair(priorities[0]), ledger, args.limit)
             print(f"{priorities[0].value}: {moved} message(s) moved back to the queue")
-    except (BotoCoreError, ClientError) as error:
+    except AWS_ERRORS as error:
         log.error("SQS unavailable", extra={"error": str(error)})
         return 1
     return 0

@@ -16,7 +16,7 @@ from typing import Any
 
 from ticketrouter.conditional_store import ConditionalStore
 from ticketrouter.destination import AttemptOutcome
-from ticketrouter.errors import TicketRouterError
+from ticketrouter.errors import AWS_ERRORS, TicketRouterError
 from ticketrouter.ledger_records import (
     DEAD_LETTERED,
     DELIVERED,
@@ -41,7 +41,7 @@ from ticketrouter.ticket import Ticket
 
 __all__ = [
     "DEAD_LETTERED", "DELIVERED", "DELIVERING", "FAILED", "IDEMPOTENCY_WINDOW", "QUEUED", "Claim",
-    "ClaimAction", "Ledger", "LedgerConflict", "Status", "evolve",
+    "ClaimAction", "LEDGER_ERRORS", "Ledger", "LedgerConflict", "Status", "evolve",
 ]  # fmt: skip
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,10 @@ def binding_expiry(binding: dict[str, Any]) -> datetime:
 
 class LedgerConflict(TicketRouterError):
     """Another writer kept changing the record; the caller should retry later."""
+
+
+# What a ledger call raises when the ledger cannot answer or decide now.
+LEDGER_ERRORS = (*AWS_ERRORS, LedgerConflict)
 
 
 class Ledger(ConditionalStore):

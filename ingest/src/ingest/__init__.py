@@ -6,7 +6,6 @@ import logging
 import time
 from typing import Any, cast
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 
@@ -15,6 +14,7 @@ from ingest.errors import register_error_handlers
 from ingest.ratelimit import init_rate_limits
 from ingest.services import Services, install, services_of
 from ingest.settings import IngestSettings
+from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.logs import configure_logging
 from ticketrouter.ticket import Priority
 
@@ -81,7 +81,7 @@ def resolve_queues(app: object) -> None:
         for priority in Priority:
             try:
                 intake.queues.pair(priority)
-            except (BotoCoreError, ClientError) as error:
+            except AWS_ERRORS as error:
                 log.warning(
                     "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
                 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, jsonify
 
 from ingest.services import services
 from ticketrouter.aws import error_code
+from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.ticket import Priority
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ def readyz() -> tuple[Response, int]:
         try:
             queues.depth(priority)
             report[priority.value] = "ok"
-        except (BotoCoreError, ClientError) as error:
+        except AWS_ERRORS as error:
             report[priority.value] = error_code(error) or type(error).__name__
             log.warning("queue not ready", extra={"priority": priority.value, "error": str(error)})
     ready = all(state == "ok" for state in report.values())

@@ -22,20 +22,19 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import g
 
 from ingest.idempotency import IdempotencyKey
 from ingest.metrics import ACCEPTED, source_label
 from ticketrouter import ledger as ledger_clock
-from ticketrouter.ledger import Ledger, LedgerConflict, Status
+from ticketrouter.errors import AWS_ERRORS
+from ticketrouter.ledger import LEDGER_ERRORS, Ledger, Status
 from ticketrouter.logs import bound_ticket
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.send_outcome import SendFailed, SendOutcome
 from ticketrouter.ticket import Submission, Ticket
 
 log = logging.getLogger(__name__)
-_STORE_ERRORS = (BotoCoreError, ClientError, LedgerConflict)
 # Fixed forever: the ids of keyless tickets already in ledgers depend on it.
 _IMPLICIT_ID_NAMESPACE = uuid.UUID("6f1c0d3e-7b0a-5c1e-9a43-2d5e8f1b7c60")
 # Creating a record, finding it gone (a failed first send discarded it), creating again.
@@ -176,7 +175,7 @@ def _stored(call: Callable[[], T]) -> T:
     """A ledger call; a ledger that cannot answer means nothing can be accepted now."""
     try:
         return call()
-    except _STORE_ERRORS as error:
+    except LEDGER_ERRORS as error:
         log.error("ledger unavailable", extra={"error": str(error)})
         raise QueueUnavailable(str(error)) from error
 
@@ -185,7 +184,7 @@ def _forget(call: Callable[[], None]) -> None:
     """Release a key whose ticket provably was not queued, so that a retry starts afresh."""
     try:
         call()
-    except (BotoCoreError, ClientError) as error:
+    except AWS_ERRORS as error:
         # The key stays bound to an unqueued ticket; a retry will queue that same ticket.
         log.warning("could not release the idempotency key", extra={"error": str(error)})
 
@@ -200,7 +199,7 @@ def _send(ticket: Ticket, queues: QueueDirectory, deduplicated: bool) -> str:
             raise QueueOutcomeUnknown(ticket.id, deduplicated) from failure
         log.error("queue unavailable", extra={"error": str(failure)})
         raise QueueUnavailable(str(failure)) from failure
-    except (BotoCoreError, ClientError) as error:  # resolving the queue: nothing was sent
+    except AWS_ERRORS as error:  # resolving the queue: nothing was sent
         log.error("queue unavailable", extra={"error": str(error)})
         raise QueueUnavailable(str(error)) from error
 
@@ -222,7 +221,7 @@ def _queue(ticket: Ticket, queues: QueueDirectory, ledger: Ledger, deduplicated:
         _enqueue(ticket, queues, deduplicated)
         try:
             ledger.create(ticket)
-        except _STORE_ERRORS as error:
+        except LEDGER_ERRORS as error:
             # The ticket is queued: answering 503 now would make the caller submit it twice.
             # The worker creates the missing record when it claims the ticket.
             log.warning("ticket queued but not yet in the ledger", extra={"error": str(error)})

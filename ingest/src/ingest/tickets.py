@@ -6,7 +6,6 @@ import hashlib
 import re
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Response, jsonify
 from pydantic import ValidationError
 
@@ -17,6 +16,7 @@ from ingest.idempotency import submission_key
 from ingest.intake import IdempotencyKeyReused, QueueOutcomeUnknown, QueueUnavailable, accept
 from ingest.replies import confirmation, reply_card
 from ingest.services import services, settings
+from ticketrouter.errors import AWS_ERRORS
 from ticketrouter.redaction import redact
 from ticketrouter.ticket import field_errors, parse_submission
 
@@ -99,7 +99,7 @@ def ticket_status(ticket_id: str) -> Response:
     """The ticket's delivery status and destination reference, from the ledger."""
     try:
         record = services().tickets.ledger.get(ticket_id) if _TICKET_ID.match(ticket_id) else None
-    except (BotoCoreError, ClientError):
+    except AWS_ERRORS:
         raise unavailable("ledger_unavailable", "the ticket ledger cannot be reached; please retry") from None
     if record is None:
         # Accepted while the ledger was unreachable is the one way a real ticket has no record.
