@@ -147,8 +147,10 @@ class Consumer:
                 if self.health:
                     self.health.beat()
                 messages = self.queue.receive()
-                if not messages and self.options.burst:
-                    break
+                if not messages:  # an empty poll: no lease to hold, nothing to delete
+                    if self.options.burst:
+                        break
+                    continue
                 handled = self.handle_batch(messages, pool)
                 if deleting is not None:
                     deleting.result()
