@@ -13,7 +13,8 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
@@ -27,6 +28,10 @@ from ticketrouter.ledger import Ledger
 from ticketrouter.queues import QueueDirectory
 from ticketrouter.status import oldest_waiting, queue_depths, recent_records
 from ticketrouter.ticket import Priority
+
+if TYPE_CHECKING:
+    from types_boto3_s3 import S3Client
+    from types_boto3_sqs import SQSClient
 
 SHOWN = 8
 # Trello's label colours as its boards draw them; a label of no priority is drawn green.
@@ -51,8 +56,26 @@ class ConsoleSettings(RouterSettings):
     console_refresh_seconds: float = 2.0
 
 
+@dataclass(frozen=True)
+class ConsoleAws:
+    """The console's AWS clients, built once: the page refreshes every few seconds."""
+
+    sqs: SQSClient
+    s3: S3Client
+    queues: QueueDirectory  # caches the queue URLs it resolved
+
+    @classmethod
+    def build(cls, settings: ConsoleSettings) -> ConsoleAws:
+        sqs = aws_client("sqs", settings)
+        return cls(sqs, aws_client("s3", settings), QueueDirectory(sqs, settings))
+
+
 def _settings() -> ConsoleSettings:
     return cast(ConsoleSettings, current_app.extensions["console_settings"])
+
+
+def _aws() -> ConsoleAws:
+    return cast(ConsoleAws, current_app.extensions["console_aws"])
 
 
 def fetch_json(url: str) -> Any:
@@ -62,12 +85,11 @@ def fetch_json(url: str) -> Any:
 
 def queue_rows(settings: ConsoleSettings) -> list[dict[str, Any]]:
     """Per priority: visible, in flight, dead-lettered and the oldest waiting ticket's age."""
-    sqs, s3 = aws_client("sqs", settings), aws_client("s3", settings)
-    directory = QueueDirectory(sqs, settings)
-    records = recent_records(s3, Ledger(s3, settings.ledger_bucket))
+    aws = _aws()
+    records = recent_records(aws.s3, Ledger(aws.s3, settings.ledger_bucket))
     rows = []
     for priority in Priority:
-        visible, in_flight, parked = queue_depths(directory, sqs, priority)
+        visible, in_flight, parked = queue_depths(aws.queues, aws.sqs, priority)
         rows.append(
             {
                 "priority": priority.value,
@@ -126,7 +148,7 @@ def trello_cards(settings: ConsoleSettings) -> list[dict[str, Any]]:
 
 def s3_tickets(settings: ConsoleSettings) -> list[dict[str, Any]]:
     """The newest ticket objects in the tickets bucket, with their JSON."""
-    s3 = aws_client("s3", settings)
+    s3 = _aws().s3
     listing = []
     for page in s3.get_paginator("list_objects_v2").paginate(
         Bucket=settings.tickets_bucket, Prefix="tickets/"
@@ -232,7 +254,9 @@ def identity() -> Response:
 def create_app(settings: ConsoleSettings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["SERVICE"] = "ticketrouter-console"
-    app.extensions["console_settings"] = settings or ConsoleSettings.load()
+    settings = settings or ConsoleSettings.load()
+    app.extensions["console_settings"] = settings
+    app.extensions["console_aws"] = ConsoleAws.build(settings)
     app.after_request(label_service)
     app.register_blueprint(bp)
     return app
