@@ -7,6 +7,7 @@ from flask import Flask
 
 from ingest import create_app
 from ingest.services import services, services_of
+from ticketrouter.ticket import Priority
 
 TOKEN = "services-token-1234"
 SECRET = "c2VjcmV0LWZvci10ZWFtcw=="
@@ -19,6 +20,18 @@ def test_webhook_clients_make_one_short_attempt_and_ticket_clients_may_retry(ing
     assert (webhook.connect_timeout, webhook.read_timeout, webhook.retries["total_max_attempts"]) == (1, 2, 1)
     assert tickets.read_timeout == built.settings.ingest_aws_read_timeout_seconds
     assert tickets.retries["total_max_attempts"] == 4
+
+
+def test_the_webhook_reaches_the_queues_the_tickets_directory_resolved_without_asking_again(ingest_aws):
+    built = services_of(create_app({"ingest_api_token": TOKEN, "teams_webhook_secret": SECRET}))
+    assert built is not None and built.webhook is not None
+    asked: list[str] = []
+    built.webhook.queues._sqs.meta.events.register(
+        "before-call.sqs", lambda model, **_: asked.append(model.name)
+    )
+    resolved = {priority: built.tickets.queues.pair(priority) for priority in Priority}  # as at start-up
+    assert {priority: built.webhook.queues.pair(priority) for priority in Priority} == resolved
+    assert asked == []
 
 
 def test_without_a_webhook_secret_no_webhook_clients_are_built(ingest_aws):

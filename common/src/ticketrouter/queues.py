@@ -125,6 +125,12 @@ class QueueDirectory:
                 self._pairs[priority] = ensure_queue_pair(self._sqs, self._settings, name, reconcile=False)
             return self._pairs[priority]
 
+    def through(self, sqs: SQSClient) -> QueueDirectory:
+        """The same queues through another client: the URLs resolved by either serve both."""
+        other = QueueDirectory(sqs, self._settings)
+        other._pairs, other._lock = self._pairs, self._lock
+        return other
+
     def send(self, ticket: Ticket) -> str:
         """Put the ticket on its priority's queue; returns the SQS message id.
 

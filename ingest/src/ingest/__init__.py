@@ -76,12 +76,11 @@ def resolve_queues(app: object) -> None:
     built = services_of(app)
     if built is None:  # not ingest (the benchmark's bare apps)
         return
-    intakes = [intake for intake in (built.tickets, built.webhook) if intake is not None]
-    for intake in intakes:
-        for priority in Priority:
-            try:
-                intake.queues.pair(priority)
-            except AWS_ERRORS as error:
-                log.warning(
-                    "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
-                )
+    # The webhook's directory shares these URLs (services.intake_for): one resolution serves both.
+    for priority in Priority:
+        try:
+            built.tickets.queues.pair(priority)
+        except AWS_ERRORS as error:
+            log.warning(
+                "queue not resolved at start-up", extra={"priority": priority.value, "error": str(error)}
+            )

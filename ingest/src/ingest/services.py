@@ -44,11 +44,15 @@ class Intake:
     ledger: Ledger
 
 
-def intake_for(settings: IngestSettings, use: ClientUse) -> Intake:
-    """The one factory of ingest's AWS clients: an SQS and an S3 client configured for use."""
+def intake_for(settings: IngestSettings, use: ClientUse, sharing: QueueDirectory | None = None) -> Intake:
+    """The one factory of ingest's AWS clients: an SQS and an S3 client configured for use.
+
+    sharing: a directory whose resolved queue URLs this intake's directory shares.
+    """
     config = use.client_config(settings)
+    sqs = aws_client("sqs", settings, **config)
     return Intake(
-        QueueDirectory(aws_client("sqs", settings, **config), settings),
+        sharing.through(sqs) if sharing else QueueDirectory(sqs, settings),
         Ledger(aws_client("s3", settings, **config), settings.ledger_bucket),
     )
 
@@ -63,8 +67,12 @@ class Services:
 
     @classmethod
     def build(cls, settings: IngestSettings) -> Services:
-        webhook = intake_for(settings, ClientUse.WEBHOOK) if settings.teams_webhook_secret else None
-        return cls(settings, intake_for(settings, ClientUse.TICKETS), webhook)
+        tickets = intake_for(settings, ClientUse.TICKETS)
+        # The webhook's clients give up sooner; the queues they reach are the same ones.
+        webhook = (
+            intake_for(settings, ClientUse.WEBHOOK, tickets.queues) if settings.teams_webhook_secret else None
+        )
+        return cls(settings, tickets, webhook)
 
 
 def install(app: Flask, built: Services) -> None:
